@@ -1,0 +1,35 @@
+"""Corral: the control plane for AI agents in production.
+
+``import corral`` gives the SDK only; it never loads the server stack (FastAPI, SQLAlchemy).
+"""
+
+from corral._version import __version__
+from corral.errors import (
+    Conflict,
+    CorralError,
+    Forbidden,
+    InvalidRequest,
+    MalformedRequest,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    ServiceUnavailable,
+    Unauthenticated,
+)
+from corral.sdk.client import AsyncClient, Client
+
+__all__ = [
+    "AsyncClient",
+    "Client",
+    "Conflict",
+    "CorralError",
+    "Forbidden",
+    "InvalidRequest",
+    "MalformedRequest",
+    "NotFound",
+    "PayloadTooLarge",
+    "RateLimited",
+    "ServiceUnavailable",
+    "Unauthenticated",
+    "__version__",
+]

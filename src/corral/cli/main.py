@@ -1,0 +1,35 @@
+"""Entry point of the ``corral`` command."""
+
+from __future__ import annotations
+
+import click
+
+from corral import __version__
+from corral.cli import account, agents, db, keys, openapi, projects, serve, users
+from corral.cli.context import CliState
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="corral")
+@click.option("--url", envvar="CORRAL_URL", help="Server URL (default: saved login, then local).")
+@click.option("--api-key", envvar="CORRAL_API_KEY", help="API key (default: saved login).")
+@click.pass_context
+def cli(ctx: click.Context, url: str | None, api_key: str | None) -> None:
+    """Corral: the control plane for AI agents in production."""
+    ctx.obj = CliState(url=url, api_key=api_key)
+
+
+cli.add_command(serve.serve)
+cli.add_command(db.db)
+cli.add_command(account.login)
+cli.add_command(account.logout)
+cli.add_command(account.status)
+cli.add_command(projects.projects)
+cli.add_command(agents.agents)
+cli.add_command(keys.keys)
+cli.add_command(users.users)
+cli.add_command(openapi.openapi)
+
+
+def main() -> None:
+    cli(prog_name="corral")

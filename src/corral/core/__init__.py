@@ -1,0 +1,1 @@
+"""Domain services and pure rules. No FastAPI here; SQL only through SQLAlchemy expressions."""

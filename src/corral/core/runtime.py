@@ -1,0 +1,28 @@
+"""What every service needs: the database, the clock and the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from corral.core.clock import Clock, SystemClock
+from corral.db.database import Database
+from corral.settings import Settings
+
+
+@dataclass
+class Runtime:
+    """The application core of one server process. Interfaces (REST, MCP, CLI) hold one and
+    pass it to the service functions; nothing in ``core`` reaches for globals."""
+
+    db: Database
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, clock: Clock | None = None) -> Runtime:
+        db = Database(
+            settings.resolved_database_url(),
+            pool_size=settings.db_pool_size,
+            sqlite_synchronous=settings.sqlite_synchronous,
+        )
+        return cls(db=db, settings=settings, clock=clock or SystemClock())

@@ -1,0 +1,131 @@
+"""One object that owns the engine and hands out units of work."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from corral.errors import InvalidRequest, ServiceUnavailable
+
+Dialect = Literal["sqlite", "postgresql"]
+
+WRITE_WAIT_SECONDS = 30.0
+"""How long a write waits for the SQLite writer slot before giving up with a 503."""
+
+
+def _configure_sqlite(engine: Engine, synchronous: str) -> None:
+    """WAL, a busy timeout, foreign keys, and transactions that Corral controls.
+
+    pysqlite opens transactions lazily and never as ``BEGIN IMMEDIATE``; a read transaction that
+    later writes can then fail with SQLITE_BUSY without waiting. Corral emits BEGIN itself and
+    uses ``BEGIN IMMEDIATE`` for units of work that write.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA temp_store=MEMORY")
+        cursor.execute("PRAGMA cache_size=-65536")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        immediate = connection.get_execution_options().get("corral_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Database:
+    """The database of one Corral server, SQLite or PostgreSQL.
+
+    ``read()`` and ``write()`` give a SQLAlchemy session inside one transaction. A write unit of
+    work commits when the block ends without an exception and rolls back otherwise, so a caller
+    acknowledges nothing that is not committed.
+    """
+
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        pool_size: int = 10,
+        sqlite_synchronous: str = "FULL",
+    ) -> None:
+        self.url = make_url(url)
+        backend = self.url.get_backend_name()
+        if backend not in ("sqlite", "postgresql"):
+            raise InvalidRequest(
+                f"unsupported database {backend!r}: use sqlite:///PATH or postgresql+psycopg://…",
+                code="unsupported_database",
+            )
+        self.dialect: Dialect = "sqlite" if backend == "sqlite" else "postgresql"
+        if self.dialect == "sqlite":
+            database = self.url.database
+            if database and database != ":memory:":
+                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.engine = create_engine(
+                self.url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=60
+            )
+            _configure_sqlite(self.engine, sqlite_synchronous)
+            # One writer at a time: waiting on a lock is far cheaper than SQLite's busy loop.
+            self._write_lock: AbstractContextManager[Any] = _TimedLock(WRITE_WAIT_SECONDS)
+        else:
+            self.engine = create_engine(
+                self.url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                pool_timeout=60,
+            )
+            self._write_lock = nullcontext()
+        self._reader = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self._writer = sessionmaker(
+            bind=self.engine.execution_options(corral_write=True), expire_on_commit=False
+        )
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A unit of work that only reads. Closing it ends the transaction without a commit and
+        leaves loaded rows readable (a rollback would expire them)."""
+        with self._reader() as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A unit of work that commits at the end of the block."""
+        with self._write_lock, self._writer() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+
+class _TimedLock:
+    """A lock that gives up after a while with an error the client can retry on."""
+
+    def __init__(self, timeout: float) -> None:
+        self._lock = threading.Lock()
+        self._timeout = timeout
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(timeout=self._timeout):
+            raise ServiceUnavailable(
+                f"the database stayed busy for {self._timeout:.0f} s; retry the request.",
+                code="database_busy",
+            )
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()

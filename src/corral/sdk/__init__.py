@@ -1,0 +1,1 @@
+"""The Python SDK. Imports only httpx2, pydantic and Corral's own shared modules."""

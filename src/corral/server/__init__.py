@@ -1,0 +1,1 @@
+"""The HTTP server: app factory, REST routers, and (later) gateway, MCP and console."""

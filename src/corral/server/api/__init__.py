@@ -1,0 +1,28 @@
+"""REST routers under ``/v1``. Every one of them is behind authentication."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from corral.schemas.common import ErrorResponse
+from corral.server.api import agents, keys, projects, status, users
+from corral.server.deps import current_principal
+
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    status_code: {"model": ErrorResponse, "description": description}
+    for status_code, description in {
+        401: "No valid API key",
+        403: "The key does not reach this project or lacks the permission",
+        404: "Not found",
+        422: "Invalid request",
+    }.items()
+}
+
+
+def build_v1_router() -> APIRouter:
+    v1 = APIRouter(
+        prefix="/v1", dependencies=[Depends(current_principal)], responses=ERROR_RESPONSES
+    )
+    for module in (status, projects, users, agents, keys):
+        v1.include_router(module.router)
+    return v1

@@ -1,0 +1,100 @@
+"""The app factory: everything the server needs is passed in, nothing connects at import."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Response
+from starlette.concurrency import run_in_threadpool
+
+from corral import __version__
+from corral.core.bootstrap import bootstrap_workspace
+from corral.core.clock import Clock
+from corral.core.runtime import Runtime
+from corral.core.status import readiness_problem
+from corral.db import migrate
+from corral.schemas.status import Health
+from corral.server.api import build_v1_router
+from corral.server.errors import install_error_handlers
+from corral.server.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from corral.settings import Settings
+
+log = logging.getLogger("corral.server")
+
+
+def prepare_database(rt: Runtime) -> str | None:
+    """Migrate (when enabled) and create the workspace on first start.
+
+    Returns the initial admin key when this call created the workspace, else None.
+    """
+    if rt.settings.auto_migrate:
+        migrate.upgrade(rt.db)
+    return bootstrap_workspace(rt)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    runtime: Runtime | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    """Build the Corral ASGI app.
+
+    Pass ``runtime`` to share a database and clock with the caller (tests, the CLI); otherwise
+    one is built from ``settings`` (or the environment) when the app starts.
+    """
+    settings = runtime.settings if runtime is not None else (settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt = runtime or Runtime.from_settings(settings, clock=clock)
+        app.state.runtime = rt
+        admin_key = await run_in_threadpool(prepare_database, rt)
+        if admin_key:
+            log.warning(
+                "Created the workspace. Initial admin API key (shown once): %s — "
+                "if it is lost, run `corral db admin-key` for a new one.",
+                admin_key,
+            )
+        try:
+            yield
+        finally:
+            if runtime is None:
+                rt.db.dispose()
+
+    app = FastAPI(
+        title="Corral",
+        version=__version__,
+        summary="The control plane for AI agents in production.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestIdMiddleware)
+
+    @app.get("/healthz", tags=["health"], summary="Liveness: the process answers")
+    def healthz() -> Health:
+        return Health(status="ok")
+
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        summary="Readiness: the database answers and its schema is current",
+        responses={503: {"model": Health}},
+    )
+    def readyz(response: Response) -> Health:
+        problem = readiness_problem(app.state.runtime)
+        if problem is None:
+            return Health(status="ok")
+        response.status_code = 503
+        return Health(status="unavailable", detail=problem)
+
+    app.include_router(build_v1_router())
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` and worker processes: settings from the environment."""
+    return create_app(Settings())

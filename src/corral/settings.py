@@ -1,0 +1,78 @@
+"""Server settings: every one is an environment variable ``CORRAL_<NAME>`` with a default.
+
+The descriptions here are the documentation: ``docs/settings.md`` lists every field of
+:class:`Settings` and a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_home() -> Path:
+    return Path("~/.corral").expanduser()
+
+
+class Settings(BaseSettings):
+    """Configuration of a Corral server process."""
+
+    model_config = SettingsConfigDict(env_prefix="CORRAL_", extra="ignore", frozen=True)
+
+    home: Path = Field(
+        default_factory=_default_home,
+        description="Directory for the SQLite database and the server's local files.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description=(
+            "SQLAlchemy URL of the database. Unset: a SQLite file `corral.db` under the home "
+            "directory. PostgreSQL: `postgresql+psycopg://user@host:5432/dbname`."
+        ),
+    )
+    host: str = Field(default="127.0.0.1", description="Address `corral serve` listens on.")
+    port: int = Field(default=8600, ge=0, le=65535, description="Port `corral serve` listens on.")
+    workers: int = Field(default=1, ge=1, le=64, description="Server worker processes.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Log level of the server."
+    )
+    auto_migrate: bool = Field(
+        default=True,
+        description="Apply pending database migrations when the server starts.",
+    )
+    max_request_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted, in bytes; larger ones get HTTP 413.",
+    )
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
+        default="FULL",
+        description=(
+            "SQLite `synchronous` pragma. FULL survives power loss; NORMAL survives a crashed "
+            "process only, and writes faster."
+        ),
+    )
+    db_pool_size: int = Field(
+        default=10, ge=1, le=200, description="Database connections kept open per process."
+    )
+    admin_email: str = Field(
+        default="admin@localhost",
+        description="Login of the workspace administrator created on first start.",
+    )
+    workspace_name: str = Field(
+        default="default", description="Name given to the workspace created on first start."
+    )
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    def resolved_database_url(self) -> str:
+        """The database URL to connect to, defaulting to the SQLite file under ``home``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home / 'corral.db'}"

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from corral.db import Database
+from corral.db.schema import ProjectRow
+from corral.errors import InvalidRequest
+
+
+def test_sqlite_is_configured_for_a_server(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'nested' / 'c.db'}")
+    with db.read() as uow:
+        assert uow.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert uow.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert uow.execute(text("PRAGMA busy_timeout")).scalar() == 30000
+        assert uow.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
+    db.dispose()
+
+
+def test_unsupported_database_is_a_clear_error() -> None:
+    with pytest.raises(InvalidRequest) as err:
+        Database("mysql://localhost/x")
+    assert err.value.code == "unsupported_database"
+
+
+def test_timestamps_come_back_aware_and_equal(database_url: str) -> None:
+    db = Database(database_url)
+    moment = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=timezone(timedelta(hours=2)))
+    with db.write() as uow:
+        uow.add(ProjectRow(name="tz", description="", created_at=moment, last_active_at=moment))
+    with db.read() as uow:
+        row = uow.scalars(select(ProjectRow).where(ProjectRow.name == "tz")).one()
+    assert row.created_at == moment
+    assert row.created_at.tzinfo == UTC
+    db.dispose()
+
+
+def test_naive_timestamps_are_refused(database_url: str) -> None:
+    db = Database(database_url)
+    naive = datetime(2026, 1, 1)
+    row = ProjectRow(name="naive", description="", created_at=naive, last_active_at=naive)
+    with db.write() as uow:
+        uow.add(row)
+        with pytest.raises(Exception, match="timezone-aware"):
+            uow.flush()
+        uow.rollback()
+    db.dispose()
+
+
+def test_failed_write_commits_nothing(database_url: str) -> None:
+    db = Database(database_url)
+    now = datetime.now(UTC)
+
+    def write_then_fail() -> None:
+        with db.write() as uow:
+            uow.add(ProjectRow(name="lost", description="", created_at=now, last_active_at=now))
+            uow.flush()
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        write_then_fail()
+    with db.read() as uow:
+        assert uow.scalars(select(ProjectRow).where(ProjectRow.name == "lost")).first() is None
+    db.dispose()
