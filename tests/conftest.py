@@ -67,7 +67,7 @@ class PostgresServer:
         self._created: list[str] = []
 
     def create_database(self, suffix: str = "") -> str:
-        name = f"{self.prefix}{suffix}"
+        name = f"{self.prefix}{suffix}_{len(self._created)}"
         with self._admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         self._created.append(name)
@@ -90,20 +90,25 @@ def postgres_server(request: pytest.FixtureRequest) -> Iterator[PostgresServer]:
     server.drop_all()
 
 
+_MIGRATED: dict[str, str] = {}
+
+
 @pytest.fixture(scope="session")
 def migrated_url(
     backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> str:
-    """A freshly migrated database for this session: a template file, or a PostgreSQL database."""
-    if backend == "sqlite":
-        path = tmp_path_factory.mktemp("template") / "template.db"
-        url = f"sqlite:///{path}"
-    else:
-        url = request.getfixturevalue("postgres_server").create_database()
-    db = Database(url)
-    migrate.upgrade(db)
-    db.dispose()
-    return url
+    """A migrated database made once per session and backend: a template file to copy, or a
+    PostgreSQL database emptied between tests."""
+    if backend not in _MIGRATED:
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('template') / 'template.db'}"
+        else:
+            url = request.getfixturevalue("postgres_server").create_database()
+        db = Database(url)
+        migrate.upgrade(db)
+        db.dispose()
+        _MIGRATED[backend] = url
+    return _MIGRATED[backend]
 
 
 @pytest.fixture

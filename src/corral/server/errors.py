@@ -10,8 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from corral.core.request_context import request_id_var
 from corral.errors import CorralError, InvalidRequest, MalformedRequest
-from corral.server.middleware import request_id_var
 
 log = logging.getLogger("corral.server")
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import re
 import secrets
-from contextvars import ContextVar
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from corral.core.request_context import request_id_var
 from corral.errors import PayloadTooLarge
 
-request_id_var: ContextVar[str | None] = ContextVar("corral_request_id", default=None)
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 

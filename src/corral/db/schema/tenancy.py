@@ -1,9 +1,8 @@
-"""The database schema. Migrations under ``migrations/`` build exactly this (a test checks it)."""
+"""Tenancy: the workspace, projects, users, agents, memberships and API keys."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -11,26 +10,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
+from corral.db.schema.base import Base
 from corral.db.types import BigIntPK, JsonValue, UtcDateTime
-
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class WorkspaceRow(Base):
@@ -135,8 +122,3 @@ class ApiKeyProjectRow(Base):
     project_id: Mapped[int] = mapped_column(
         ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True, index=True
     )
-
-
-def row_dict(row: Base) -> dict[str, Any]:
-    """The column values of a row, for logging and tests."""
-    return {c.key: getattr(row, c.key) for c in row.__table__.columns}
