@@ -43,6 +43,13 @@ class Settings(BaseSettings):
         default=True,
         description="Apply pending database migrations when the server starts.",
     )
+    jobs_enabled: bool = Field(
+        default=True,
+        description=(
+            "Run background jobs (retention, deliveries, rollout analysis) in this process. "
+            "Each job runs on one replica at a time whatever this says."
+        ),
+    )
     max_request_bytes: int = Field(
         default=16 * 1024 * 1024,
         ge=1024,

@@ -12,7 +12,9 @@ from starlette.concurrency import run_in_threadpool
 from corral import __version__
 from corral.core.bootstrap import bootstrap_workspace
 from corral.core.clock import Clock
+from corral.core.jobs import JobRunner
 from corral.core.runtime import Runtime
+from corral.core.schedule import background_jobs
 from corral.core.status import readiness_problem
 from corral.db import migrate
 from corral.schemas.status import Health
@@ -58,9 +60,12 @@ def create_app(
                 "if it is lost, run `corral db admin-key` for a new one.",
                 admin_key,
             )
+        jobs = JobRunner(rt, background_jobs() if settings.jobs_enabled else [])
+        jobs.start()
         try:
             yield
         finally:
+            jobs.stop()
             if runtime is None:
                 rt.db.dispose()
 
