@@ -136,7 +136,9 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(home=tmp_path / "home", database_url=database_url)
+    # In-process apps run no background jobs: tests call job functions directly, with the
+    # manual clock, so nothing happens behind their back.
+    return Settings(home=tmp_path / "home", database_url=database_url, jobs_enabled=False)
 
 
 @pytest.fixture

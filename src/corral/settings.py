@@ -65,6 +65,40 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(
         default=10, ge=1, le=200, description="Database connections kept open per process."
     )
+    secret_key: str | None = Field(
+        default=None,
+        description=(
+            "Secret for signing session cookies and audit checkpoints and for encrypting "
+            "provider keys. Unset: generated once into `secret.key` under the home directory. "
+            "Every replica of one deployment must share the same value."
+        ),
+    )
+    session_hours: float = Field(
+        default=12, gt=0, le=24 * 30, description="Lifetime of a console login session, in hours."
+    )
+    cookie_secure: Literal["auto", "always", "never"] = Field(
+        default="auto",
+        description=(
+            "Mark the session cookie Secure: `auto` does so when the request came over HTTPS "
+            "(directly or per X-Forwarded-Proto)."
+        ),
+    )
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description=(
+            "Failed logins allowed per account within the login window before further attempts "
+            "are refused with HTTP 429 (an address gets four times as many)."
+        ),
+    )
+    login_window_minutes: float = Field(
+        default=15, gt=0, description="The window in which failed logins are counted."
+    )
+    audit_checkpoint_minutes: float = Field(
+        default=10,
+        gt=0,
+        description="How often the head of the audit chain is signed (Ed25519) when it has moved.",
+    )
     admin_email: str = Field(
         default="admin@localhost",
         description="Login of the workspace administrator created on first start.",

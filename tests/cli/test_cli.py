@@ -125,3 +125,67 @@ def test_users_and_roles_from_the_cli(run) -> None:
     assert "'viewer' role" in refused.output
     run("users", "update", str(user["id"]), "--disable")
     assert "disabled" in run("--api-key", key, "status", ok=False).output
+
+
+def test_policies_and_audit_from_the_cli(run, tmp_path: Path) -> None:
+    run("projects", "create", "shop")
+    run("agents", "create", "support")
+    run("agents", "grant", "support", "shop")
+    shown = run(
+        "policies",
+        "set",
+        "support",
+        "--rule",
+        "allow refund when amount <= 500",
+        "--rule",
+        "deny delete_customer",
+        "--note",
+        "launch",
+    ).output
+    assert 'Tool::"refund"' in shown
+    allowed = run(
+        "policies", "check", "support", "refund", "--project", "shop", "--args", '{"amount": 20}'
+    ).output
+    assert "ALLOW" in allowed
+    denied = json.loads(
+        run(
+            "policies",
+            "check",
+            "support",
+            "refund",
+            "--project",
+            "shop",
+            "--args",
+            '{"amount": 900}',
+            "--json",
+        ).output
+    )
+    assert denied["allowed"] is False
+    bad = run("policies", "set", "support", "--rule", "permit everything", ok=False)
+    assert "allow" in bad.output
+    cedar = tmp_path / "p.cedar"
+    cedar.write_text("permit(principal, action, resource) when {")
+    broken = run("policies", "set", "support", "--cedar-file", str(cedar), ok=False)
+    assert "invalid_policy" in broken.output
+    versions = json.loads(run("policies", "versions", "support", "--json").output)
+    assert [v["version"] for v in versions] == [1]
+    run("policies", "restore", "support", "1")
+    run("policies", "clear", "support")
+    assert "every tool is allowed" in run("policies", "show", "support").output
+
+    decisions = json.loads(run("audit", "list", "--action", "tool.authorize", "--json").output)
+    assert [d["outcome"] for d in decisions] == ["denied", "success"]
+    assert "OK" in run("audit", "verify").output
+    exported = tmp_path / "audit.jsonl"
+    run("audit", "export", "--action", "policy.*", "--output", str(exported))
+    actions = [json.loads(line)["action"] for line in exported.read_text().splitlines()]
+    assert actions == ["policy.save", "policy.restore", "policy.clear"]
+    # The server signs the head in the background; whatever it signed so far must verify.
+    checkpoints = json.loads(run("audit", "checkpoints", "--json").output)
+    assert all(c["valid"] for c in checkpoints)
+
+
+def test_invite_link_from_the_cli(run, server: LiveServer) -> None:
+    user = json.loads(run("users", "create", "ida@example.com", "--json").output)
+    link = run("users", "invite", str(user["id"])).output.strip().splitlines()[-1]
+    assert link.startswith(f"{server.url}/console/invite?token=")

@@ -1,11 +1,13 @@
 """Every route is authenticated, and refuses keys that do not reach it.
 
-The test walks the routes of the app itself, so a new route that is not classified here fails it:
-whoever adds a route has to say who may call it.
+The test walks the OpenAPI schema of the app itself. A route whose path names a project is
+checked by the default rule; every other route must have a row in ``RULES``, so whoever adds a
+route has to say who may call it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -16,29 +18,59 @@ import corral
 from tests.conftest import bearer
 from tests.server.world import World, build_world
 
-# Routes that answer any authenticated caller with what that caller may see.
-SELF_SCOPED = {
-    ("GET", "/v1/status"),
-    ("GET", "/v1/projects"),
-    ("GET", "/v1/keys"),
-    ("POST", "/v1/keys"),
-    ("GET", "/v1/users"),
-    ("GET", "/v1/agents"),
+ALLOWED = None  # "not refused": any status but 401/403
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a route answers to a key of another project (``outsider``) and to a viewer of the
+    project the request is about (``viewer``); ``public`` routes need no key at all."""
+
+    outsider: int | None
+    viewer: int | None
+    public: bool = False
+
+
+RULES: dict[tuple[str, str], Rule] = {
+    # Sign-in comes before authentication.
+    ("POST", "/v1/auth/login"): Rule(ALLOWED, ALLOWED, public=True),
+    ("POST", "/v1/auth/logout"): Rule(ALLOWED, ALLOWED, public=True),
+    ("POST", "/v1/auth/accept-invite"): Rule(ALLOWED, ALLOWED, public=True),
+    # About the caller itself.
+    ("GET", "/v1/status"): Rule(ALLOWED, ALLOWED),
+    ("GET", "/v1/auth/session"): Rule(401, 401),  # a key is not a console session
+    ("POST", "/v1/auth/password"): Rule(ALLOWED, ALLOWED),
+    ("GET", "/v1/keys"): Rule(ALLOWED, ALLOWED),
+    ("POST", "/v1/keys"): Rule(ALLOWED, ALLOWED),
+    # Lists filtered to what the caller reaches.
+    ("GET", "/v1/projects"): Rule(ALLOWED, ALLOWED),
+    ("GET", "/v1/users"): Rule(ALLOWED, ALLOWED),
+    ("GET", "/v1/agents"): Rule(ALLOWED, ALLOWED),
+    # Workspace administration.
+    ("POST", "/v1/projects"): Rule(403, 403),
+    ("POST", "/v1/users"): Rule(403, 403),
+    ("GET", "/v1/users/{user_id}"): Rule(403, 403),
+    ("PATCH", "/v1/users/{user_id}"): Rule(403, 403),
+    ("POST", "/v1/users/{user_id}/invite"): Rule(403, 403),
+    ("POST", "/v1/agents"): Rule(403, 403),
+    ("PATCH", "/v1/agents/{agent}"): Rule(403, 403),
+    ("GET", "/v1/audit/verify"): Rule(403, 403),
+    ("GET", "/v1/audit/checkpoints"): Rule(403, 403),
+    # Project admins read the audit of their projects; others nothing.
+    ("GET", "/v1/audit"): Rule(403, 403),
+    ("GET", "/v1/audit/export"): Rule(403, 403),
+    # Agents outside the caller's projects are reported missing, so they cannot be discovered.
+    ("GET", "/v1/agents/{agent}"): Rule(404, ALLOWED),
+    ("GET", "/v1/agents/{agent}/policy"): Rule(404, ALLOWED),
+    ("GET", "/v1/agents/{agent}/policy/versions"): Rule(404, ALLOWED),
+    ("PUT", "/v1/agents/{agent}/policy"): Rule(404, 403),
+    ("DELETE", "/v1/agents/{agent}/policy"): Rule(404, 403),
+    ("POST", "/v1/agents/{agent}/policy/versions/{version}/restore"): Rule(404, 403),
+    ("DELETE", "/v1/keys/{key_id}"): Rule(404, 404),
+    # The project is in the body.
+    ("POST", "/v1/authorize"): Rule(403, ALLOWED),
 }
-# Workspace-level actions: a project viewer is refused with 403.
-WORKSPACE_ADMIN = {
-    ("POST", "/v1/projects"),
-    ("POST", "/v1/users"),
-    ("GET", "/v1/users/{user_id}"),
-    ("PATCH", "/v1/users/{user_id}"),
-    ("POST", "/v1/agents"),
-    ("PATCH", "/v1/agents/{agent}"),
-}
-# Objects outside the caller's reach are reported as missing, so they cannot be discovered.
-HIDDEN_AS_404 = {
-    ("GET", "/v1/agents/{agent}"),
-    ("DELETE", "/v1/keys/{key_id}"),
-}
+
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/projects"): {"name": "gamma"},
     ("PATCH", "/v1/projects/{project}"): {"description": "changed"},
@@ -49,7 +81,17 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/agents"): {"name": "newbot"},
     ("PATCH", "/v1/agents/{agent}"): {"description": "changed"},
     ("POST", "/v1/keys"): {"name": "k"},
+    ("POST", "/v1/auth/login"): {"email": "nobody@example.com", "password": "wrong"},
+    ("POST", "/v1/auth/accept-invite"): {"token": "nope", "password": "long enough pw"},
+    ("POST", "/v1/auth/password"): {"current_password": "x", "new_password": "long enough pw"},
+    ("PUT", "/v1/agents/{agent}/policy"): {"rules": [{"effect": "allow", "tools": ["search"]}]},
+    ("POST", "/v1/authorize"): {"project": "alpha", "agent": "bot", "tool": "search"},
 }
+
+
+def project_rule(method: str) -> Rule:
+    """Routes under /v1/projects/{project}: outsiders 403, viewers may only read."""
+    return Rule(403, ALLOWED if method == "GET" else 403)
 
 
 def v1_routes(app: FastAPI) -> list[tuple[str, str]]:
@@ -60,8 +102,15 @@ def v1_routes(app: FastAPI) -> list[tuple[str, str]]:
         if path.startswith("/v1")
         for method in operations
     )
-    assert len(routes) >= 20, routes  # guards against walking an empty list
+    assert len(routes) >= 30, routes  # guards against walking an empty list
     return routes
+
+
+def rule_for(method: str, path: str) -> Rule:
+    if (method, path) in RULES:
+        return RULES[(method, path)]
+    assert "{project}" in path, f"{method} {path} has no access rule in this test"
+    return project_rule(method)
 
 
 @pytest.fixture
@@ -69,68 +118,77 @@ def world(http: TestClient, admin: corral.Client) -> World:
     return build_world(http, admin)
 
 
-def fill(path: str, world: World, key_id: str) -> str:
-    return (
+def call(http: TestClient, method: str, path: str, world: World, key: str | None) -> Any:
+    filled = (
         path.replace("{project}", "alpha")
         .replace("{agent}", "bot")
         .replace("{user_id}", str(world.member_id))
-        .replace("{key_id}", key_id)
+        .replace("{key_id}", world.admin.keys.list()[0].id)
+        .replace("{version}", "1")
     )
-
-
-def call(http: TestClient, method: str, path: str, world: World, key: str | None) -> Any:
-    admin_key_id = world.admin.keys.list()[0].id
-    body = BODIES.get((method, path))
     headers = bearer(key) if key else {}
-    return http.request(method, fill(path, world, admin_key_id), json=body, headers=headers)
+    return http.request(method, filled, json=BODIES.get((method, path)), headers=headers)
 
 
-def test_every_route_is_classified(app: FastAPI) -> None:
+def test_every_route_has_a_rule(app: FastAPI) -> None:
     for method, path in v1_routes(app):
-        classified = (method, path) in SELF_SCOPED | WORKSPACE_ADMIN | HIDDEN_AS_404
-        assert classified or "{project}" in path, f"{method} {path} has no access rule in this test"
+        rule_for(method, path)
 
 
 def test_every_route_needs_a_key(app: FastAPI, http: TestClient, world: World) -> None:
     for method, path in v1_routes(app):
         response = call(http, method, path, world, key=None)
+        if rule_for(method, path).public:
+            assert response.status_code != 500, f"{method} {path}: {response.text}"
+            continue
         assert response.status_code == 401, f"{method} {path}: {response.status_code}"
         assert response.json()["error"]["code"] == "missing_credentials"
 
 
+def check(response: Any, expected: int | None, label: str) -> None:
+    if expected is ALLOWED:
+        assert response.status_code not in (401, 403, 500), f"{label}: {response.text}"
+    else:
+        assert response.status_code == expected, f"{label}: {response.text}"
+
+
 def test_key_of_another_project_is_refused(app: FastAPI, http: TestClient, world: World) -> None:
+    # Set a policy first so the policy routes have something to show.
+    world.admin.policies.save("bot", rules=["allow search"])
     for method, path in v1_routes(app):
-        if "{project}" not in path:
+        rule = rule_for(method, path)
+        if rule.public:
             continue
         response = call(http, method, path, world, key=world.other_project_key)
-        assert response.status_code == 403, f"{method} {path}: {response.text}"
-        assert response.json()["error"]["code"] == "project_access_denied"
-        # The refusal for a project that does not exist looks the same.
-        ghost = http.request(
-            method,
-            fill(path, world, "x").replace("/alpha", "/no-such-project"),
-            json=BODIES.get((method, path)),
-            headers=bearer(world.other_project_key),
-        )
-        assert ghost.status_code == 403, f"{method} {path}: {ghost.text}"
+        check(response, rule.outsider, f"outsider {method} {path}")
+        if rule.outsider == 403 and "{project}" in path:
+            assert response.json()["error"]["code"] == "project_access_denied"
+            # A project that does not exist is refused the same way.
+            ghost = http.request(
+                method,
+                path.replace("{project}", "no-such-project")
+                .replace("{agent}", "bot")
+                .replace("{user_id}", str(world.member_id)),
+                json=BODIES.get((method, path)),
+                headers=bearer(world.other_project_key),
+            )
+            assert ghost.status_code == 403, f"{method} {path}: {ghost.text}"
 
 
 def test_insufficient_role_is_refused(app: FastAPI, http: TestClient, world: World) -> None:
+    world.admin.policies.save("bot", rules=["allow search"])
     for method, path in v1_routes(app):
-        if (method, path) in WORKSPACE_ADMIN or ("{project}" in path and method != "GET"):
-            response = call(http, method, path, world, key=world.viewer_key)
-            assert response.status_code == 403, f"{method} {path}: {response.text}"
-            assert response.json()["error"]["code"] == "permission_denied"
-
-
-def test_hidden_objects_are_404_for_outsiders(app: FastAPI, http: TestClient, world: World) -> None:
-    for method, path in HIDDEN_AS_404:
-        response = call(http, method, path, world, key=world.other_project_key)
-        assert response.status_code == 404, f"{method} {path}: {response.text}"
+        rule = rule_for(method, path)
+        if rule.public:
+            continue
+        response = call(http, method, path, world, key=world.viewer_key)
+        check(response, rule.viewer, f"viewer {method} {path}")
+        if rule.viewer == 403:
+            assert response.json()["error"]["code"] == "permission_denied", f"{method} {path}"
 
 
 def test_self_scoped_routes_show_only_what_the_key_reaches(http: TestClient, world: World) -> None:
-    other = {"authorization": f"Bearer {world.other_project_key}"}
+    other = bearer(world.other_project_key)
     assert [p["name"] for p in http.get("/v1/projects", headers=other).json()["data"]] == ["beta"]
     assert http.get("/v1/agents", headers=other).json()["data"] == []
     users = http.get("/v1/users", headers=other).json()["data"]
@@ -139,3 +197,15 @@ def test_self_scoped_routes_show_only_what_the_key_reaches(http: TestClient, wor
     assert {k["owner_id"] for k in keys} == {world.other_id}
     status = http.get("/v1/status", headers=other).json()
     assert status["principal"]["roles"] == {"beta": "member"}
+
+
+def test_member_cannot_manage_keys_or_policies(http: TestClient, world: World) -> None:
+    member = corral.Client(url="http://testserver", api_key=world.member_key, http_client=http)
+    with pytest.raises(corral.Forbidden):
+        member.keys.create("bot key", agent="bot", projects=["alpha"])
+    with pytest.raises(corral.NotFound):
+        member.keys.revoke(world.admin.keys.list()[0].id)
+    with pytest.raises(corral.Forbidden):
+        member.policies.save("bot", rules=["allow *"])
+    with pytest.raises(corral.Forbidden):
+        member.audit.list()

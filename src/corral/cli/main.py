@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from corral import __version__
-from corral.cli import account, agents, db, keys, openapi, projects, serve, users
+from corral.cli import account, agents, audit, db, keys, openapi, policies, projects, serve, users
 from corral.cli.context import CliState
 
 
@@ -29,6 +29,8 @@ cli.add_command(agents.agents)
 cli.add_command(keys.keys)
 cli.add_command(users.users)
 cli.add_command(openapi.openapi)
+cli.add_command(policies.policies)
+cli.add_command(audit.audit)
 
 
 def main() -> None:

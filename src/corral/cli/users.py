@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from corral.cli.context import CliState, pass_state
-from corral.cli.output import emit, json_option
+from corral.cli.output import console, emit, json_option, print_json
 
 COLUMNS = ["id", "email", "name", "workspace_admin", "disabled", "created_at"]
 
@@ -59,3 +59,28 @@ def update(
     with state.client() as client:
         user = client.users.update(user_id, name=name, workspace_admin=admin, disabled=disabled)
         emit(user, as_json=as_json, columns=COLUMNS)
+
+
+@users.command()
+@click.argument("user_id", type=int)
+@click.option(
+    "--valid-hours",
+    type=float,
+    default=72,
+    show_default=True,
+    help="How long the invitation works.",
+)
+@json_option
+@pass_state
+def invite(state: CliState, user_id: int, valid_hours: float, as_json: bool) -> None:
+    """Create a one-time link with which USER_ID sets a console password."""
+    with state.client() as client:
+        created = client.users.invite(user_id, valid_hours=valid_hours)
+        url = client.url
+    if as_json:
+        print_json(created)
+        return
+    console.print(
+        f"Send this link to the user (valid until {created.expires_at:%Y-%m-%d %H:%M} UTC):"
+    )
+    click.echo(f"{url}{created.accept_path}")

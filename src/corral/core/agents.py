@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from corral.core.access import Principal, authorize
+from corral.core.audit import record_audit
 from corral.core.pagination import decode_cursor, encode_cursor
 from corral.core.runtime import Runtime
 from corral.db.schema import AgentRow, ProjectMemberRow, ProjectRow
@@ -49,6 +50,15 @@ def create_agent(rt: Runtime, actor: Principal, body: AgentCreate) -> Agent:
     try:
         with rt.db.write() as uow:
             uow.add(row)
+            uow.flush()
+            record_audit(
+                uow,
+                actor=actor,
+                action="agent.create",
+                target_kind="agent",
+                target_id=row.name,
+                now=row.created_at,
+            )
     except IntegrityError as exc:
         raise Conflict(
             f"an agent named {body.name!r} already exists.",
@@ -99,9 +109,20 @@ def update_agent(rt: Runtime, actor: Principal, name: str, body: AgentUpdate) ->
     authorize(actor, Permission.WORKSPACE_ADMIN)
     with rt.db.write() as uow:
         row = find_agent(uow, actor, name)
-        for field, value in body.model_dump(exclude_unset=True).items():
+        changes = body.model_dump(exclude_unset=True)
+        before = {field: getattr(row, field) for field in changes}
+        for field, value in changes.items():
             setattr(row, field, value)
         uow.flush()
+        record_audit(
+            uow,
+            actor=actor,
+            action="agent.update",
+            target_kind="agent",
+            target_id=row.name,
+            details={"before": before, "after": changes},
+            now=rt.clock.now(),
+        )
         return describe_agents(uow, [row], actor)[0]
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from corral.core.access import Principal, authorize
+from corral.core.audit import record_audit
 from corral.core.principals import load_principal
 from corral.core.runtime import Runtime
 from corral.db.schema import AgentRow, ApiKeyProjectRow, ApiKeyRow, ProjectRow, UserRow
@@ -161,7 +162,22 @@ def create_key(rt: Runtime, actor: Principal, body: ApiKeyCreate) -> ApiKeyCreat
         for project in projects or []:
             uow.add(ApiKeyProjectRow(key_id=row.id, project_id=project.id))
         uow.flush()
-        return ApiKeyCreated(**_describe(uow, row).model_dump(), secret=minted.token)
+        described = _describe(uow, row)
+        record_audit(
+            uow,
+            actor=actor,
+            action="api_key.create",
+            target_kind="api_key",
+            target_id=row.public_id,
+            details={
+                "owner": f"{described.owner_kind} {described.owner_name}",
+                "projects": described.projects,
+                "permissions": row.permissions,
+                "expires_at": row.expires_at.isoformat() if row.expires_at else None,
+            },
+            now=now,
+        )
+        return ApiKeyCreated(**described.model_dump(), secret=minted.token)
 
 
 def list_keys(rt: Runtime, actor: Principal, *, include_revoked: bool = False) -> list[ApiKey]:
@@ -185,6 +201,14 @@ def revoke_key(rt: Runtime, actor: Principal, public_id: str) -> ApiKey:
             )
         if row.revoked_at is None:
             row.revoked_at = rt.clock.now()
+            record_audit(
+                uow,
+                actor=actor,
+                action="api_key.revoke",
+                target_kind="api_key",
+                target_id=row.public_id,
+                now=row.revoked_at,
+            )
         return _describe(uow, row)
 
 
@@ -220,6 +244,16 @@ def mint_admin_key(uow: Session, *, name: str, now: datetime) -> str:
             all_projects=True,
             created_at=now,
         )
+    )
+    uow.flush()
+    record_audit(
+        uow,
+        actor=None,
+        action="api_key.create",
+        target_kind="api_key",
+        target_id=minted.public_id,
+        details={"owner": f"user {admin.email}", "name": name, "via": "database"},
+        now=now,
     )
     return minted.token
 

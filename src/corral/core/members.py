@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from corral.core.access import Principal, resolve_project
 from corral.core.agents import find_agent
+from corral.core.audit import record_audit
 from corral.core.runtime import Runtime
 from corral.db.schema import AgentRow, ProjectMemberRow, ProjectRow, UserRow
 from corral.errors import NotFound
@@ -50,7 +51,7 @@ def set_user_role(
         user = uow.get(UserRow, user_id)
         if user is None:
             raise NotFound(f"user {user_id} does not exist.", code="user_not_found")
-        _upsert(uow, rt, row, role, user_id=user.id)
+        _upsert(uow, rt, actor, row, role, user_id=user.id, label=user.email)
         return Membership(
             project=row.name,
             principal_kind="user",
@@ -64,7 +65,7 @@ def grant_agent(rt: Runtime, actor: Principal, project: str, agent: str, role: R
     with rt.db.write() as uow:
         row = resolve_project(uow, actor, project, Permission.PROJECTS_ADMIN)
         agent_row = _agent_by_name(uow, actor, agent)
-        _upsert(uow, rt, row, role, agent_id=agent_row.id)
+        _upsert(uow, rt, actor, row, role, agent_id=agent_row.id, label=agent_row.name)
         return Membership(
             project=row.name,
             principal_kind="agent",
@@ -77,14 +78,14 @@ def grant_agent(rt: Runtime, actor: Principal, project: str, agent: str, role: R
 def remove_user(rt: Runtime, actor: Principal, project: str, user_id: int) -> None:
     with rt.db.write() as uow:
         row = resolve_project(uow, actor, project, Permission.PROJECTS_ADMIN)
-        _remove(uow, row, ProjectMemberRow.user_id == user_id, f"user {user_id}")
+        _remove(uow, rt, actor, row, ProjectMemberRow.user_id == user_id, ("user", str(user_id)))
 
 
 def revoke_agent(rt: Runtime, actor: Principal, project: str, agent: str) -> None:
     with rt.db.write() as uow:
         row = resolve_project(uow, actor, project, Permission.PROJECTS_ADMIN)
         agent_row = _agent_by_name(uow, actor, agent)
-        _remove(uow, row, ProjectMemberRow.agent_id == agent_row.id, f"agent {agent!r}")
+        _remove(uow, rt, actor, row, ProjectMemberRow.agent_id == agent_row.id, ("agent", agent))
 
 
 def _agent_by_name(uow: Session, actor: Principal, name: str) -> AgentRow:
@@ -97,12 +98,24 @@ def _agent_by_name(uow: Session, actor: Principal, name: str) -> AgentRow:
 def _upsert(
     uow: Session,
     rt: Runtime,
+    actor: Principal,
     project: ProjectRow,
     role: Role,
     *,
+    label: str,
     user_id: int | None = None,
     agent_id: int | None = None,
 ) -> None:
+    record_audit(
+        uow,
+        actor=actor,
+        action="member.set_role",
+        target_kind="user" if user_id is not None else "agent",
+        target_id=label,
+        project=project,
+        details={"role": role.value},
+        now=rt.clock.now(),
+    )
     existing = uow.scalars(
         select(ProjectMemberRow).where(
             ProjectMemberRow.project_id == project.id,
@@ -125,7 +138,16 @@ def _upsert(
     )
 
 
-def _remove(uow: Session, project: ProjectRow, which: object, label: str) -> None:
+def _remove(
+    uow: Session,
+    rt: Runtime,
+    actor: Principal,
+    project: ProjectRow,
+    which: object,
+    target: tuple[str, str],
+) -> None:
+    kind, name = target
+    label = f"{kind} {name!r}"
     result = uow.execute(
         delete(ProjectMemberRow).where(ProjectMemberRow.project_id == project.id, which)  # type: ignore[arg-type]
     )
@@ -133,3 +155,12 @@ def _remove(uow: Session, project: ProjectRow, which: object, label: str) -> Non
         raise NotFound(
             f"{label} is not a member of project {project.name!r}.", code="member_not_found"
         )
+    record_audit(
+        uow,
+        actor=actor,
+        action="member.remove",
+        target_kind=kind,
+        target_id=name,
+        project=project,
+        now=rt.clock.now(),
+    )

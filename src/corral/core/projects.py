@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from corral.core.access import Principal, authorize, resolve_project
+from corral.core.audit import record_audit
 from corral.core.pagination import decode_cursor, encode_cursor
 from corral.core.runtime import Runtime
 from corral.db.schema import ProjectRow
@@ -46,6 +47,16 @@ def create_project(rt: Runtime, actor: Principal, body: ProjectCreate) -> Projec
     try:
         with rt.db.write() as uow:
             uow.add(row)
+            uow.flush()
+            record_audit(
+                uow,
+                actor=actor,
+                action="project.create",
+                target_kind="project",
+                target_id=row.name,
+                project=row,
+                now=now,
+            )
     except IntegrityError as exc:
         raise _name_taken(body.name) from exc
     return describe_project(row, actor)
@@ -94,9 +105,20 @@ def update_project(rt: Runtime, actor: Principal, name: str, body: ProjectUpdate
     try:
         with rt.db.write() as uow:
             row = resolve_project(uow, actor, name, needed)
+            before = {field: getattr(row, field) for field in changes}
             for field, value in changes.items():
                 setattr(row, field, value)
             uow.flush()
+            record_audit(
+                uow,
+                actor=actor,
+                action="project.update",
+                target_kind="project",
+                target_id=row.name,
+                project=row,
+                details={"before": before, "after": changes},
+                now=rt.clock.now(),
+            )
     except IntegrityError as exc:
         raise _name_taken(str(changes.get("name"))) from exc
     return describe_project(row, actor)
@@ -107,6 +129,15 @@ def delete_project(rt: Runtime, actor: Principal, name: str) -> None:
     with rt.db.write() as uow:
         row = resolve_project(uow, actor, name, Permission.PROJECTS_ADMIN)
         authorize(actor, Permission.WORKSPACE_ADMIN)
+        record_audit(
+            uow,
+            actor=actor,
+            action="project.delete",
+            target_kind="project",
+            target_id=row.name,
+            project=row,
+            now=rt.clock.now(),
+        )
         uow.execute(delete(ProjectRow).where(ProjectRow.id == row.id))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from corral.core.clock import Clock, SystemClock
 from corral.db.database import Database
@@ -17,6 +18,13 @@ class Runtime:
     db: Database
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
+
+    @cached_property
+    def master_secret(self) -> bytes:
+        """The secret every derived key comes from (see :mod:`corral.core.secrets`)."""
+        from corral.core.secrets import load_master_secret
+
+        return load_master_secret(self.settings)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock | None = None) -> Runtime:

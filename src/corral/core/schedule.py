@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from corral.core.audit_trail import write_checkpoint
 from corral.core.jobs import Job
+from corral.settings import Settings
 
 
-def background_jobs() -> list[Job]:
+def background_jobs(settings: Settings) -> list[Job]:
     """Every periodic job of the server (each takes leadership before it runs)."""
-    return []
+    return [
+        Job("audit-checkpoint", settings.audit_checkpoint_minutes * 60, write_checkpoint),
+    ]

@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from corral.core.access import Principal, authorize
+from corral.core.audit import record_audit
 from corral.core.pagination import decode_cursor, encode_cursor
 from corral.core.runtime import Runtime
 from corral.db.schema import UserRow
@@ -39,6 +40,16 @@ def create_user(rt: Runtime, actor: Principal, body: UserCreate) -> User:
     try:
         with rt.db.write() as uow:
             uow.add(row)
+            uow.flush()
+            record_audit(
+                uow,
+                actor=actor,
+                action="user.create",
+                target_kind="user",
+                target_id=row.email,
+                details={"workspace_admin": row.workspace_admin},
+                now=row.created_at,
+            )
     except IntegrityError as exc:
         raise Conflict(
             f"a user with email {body.email!r} already exists.", code="user_exists"
@@ -82,9 +93,19 @@ def update_user(rt: Runtime, actor: Principal, user_id: int, body: UserUpdate) -
                 "this is the last enabled workspace administrator; make another one first.",
                 code="last_workspace_admin",
             )
+        before = {field: getattr(row, field) for field in changes}
         for field, value in changes.items():
             setattr(row, field, value)
         uow.flush()
+        record_audit(
+            uow,
+            actor=actor,
+            action="user.update",
+            target_kind="user",
+            target_id=row.email,
+            details={"before": before, "after": changes},
+            now=rt.clock.now(),
+        )
         return describe_user(row)
 
 

@@ -7,17 +7,23 @@ raises a :class:`~corral.errors.CorralError` subclass carrying the server's code
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
+import json
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
 import httpx2
 
+from corral.errors import InvalidRequest
 from corral.schemas.access import Permission, Role
+from corral.schemas.audit import AuditCheckpoint, AuditEvent, AuditVerification
+from corral.schemas.auth import InviteCreated
 from corral.schemas.common import Page
 from corral.schemas.keys import ApiKey, ApiKeyCreated
+from corral.schemas.policies import AuthorizeDecision, ToolPolicy, ToolRule, parse_rule
 from corral.schemas.status import Status
 from corral.schemas.tenancy import Agent, Membership, Project, User
+from corral.sdk import _identity_operations as idops
 from corral.sdk import _operations as ops
 from corral.sdk._calls import Call, default_headers, read_response, resolve_settings
 
@@ -50,6 +56,8 @@ class Client:
         self.agents = Agents(self)
         self.users = Users(self)
         self.keys = Keys(self)
+        self.policies = Policies(self)
+        self.audit = Audit(self)
 
     def call(self, call: Call[T]) -> T:
         """Send one prepared call and read its answer."""
@@ -73,9 +81,35 @@ class Client:
                 return items
             cursor = page.next_cursor
 
+    def stream_lines(self, call: Call[T]) -> Iterator[T]:
+        """Send a call answered with JSON Lines and parse each line as it arrives."""
+        with self._http.stream(
+            call.method, self.url + call.path, params=dict(call.params), headers=self._headers
+        ) as response:
+            if response.status_code >= 400:
+                response.read()
+                read_response(call, response)
+            for line in response.iter_lines():
+                if line.strip():
+                    yield call.parse(json.loads(line))
+
     def status(self) -> Status:
         """Server version, database, and who this key belongs to."""
         return self.call(ops.status())
+
+    def authorize(
+        self,
+        tool: str,
+        args: dict[str, Any] | None = None,
+        *,
+        project: str,
+        agent: str | None = None,
+    ) -> AuthorizeDecision:
+        """May the agent (this key's, or ``agent``) call ``tool`` with ``args`` in ``project``?
+
+        Call it in the agent's own tool runner before running a tool; the decision is audited.
+        """
+        return self.call(idops.authorize(project, tool, args or {}, agent))
 
     def close(self) -> None:
         if self._owns_http:
@@ -107,6 +141,8 @@ class AsyncClient:
         self.agents = AsyncAgents(self)
         self.users = AsyncUsers(self)
         self.keys = AsyncKeys(self)
+        self.policies = AsyncPolicies(self)
+        self.audit = AsyncAudit(self)
 
     async def call(self, call: Call[T]) -> T:
         response = await self._http.request(
@@ -128,8 +164,29 @@ class AsyncClient:
                 return items
             cursor = page.next_cursor
 
+    async def stream_lines(self, call: Call[T]) -> AsyncIterator[T]:
+        async with self._http.stream(
+            call.method, self.url + call.path, params=dict(call.params), headers=self._headers
+        ) as response:
+            if response.status_code >= 400:
+                await response.aread()
+                read_response(call, response)
+            async for line in response.aiter_lines():
+                if line.strip():
+                    yield call.parse(json.loads(line))
+
     async def status(self) -> Status:
         return await self.call(ops.status())
+
+    async def authorize(
+        self,
+        tool: str,
+        args: dict[str, Any] | None = None,
+        *,
+        project: str,
+        agent: str | None = None,
+    ) -> AuthorizeDecision:
+        return await self.call(idops.authorize(project, tool, args or {}, agent))
 
     async def aclose(self) -> None:
         if self._owns_http:
@@ -295,6 +352,10 @@ class Users(_Resource):
     ) -> User:
         return self._client.call(ops.update_user(user_id, name, workspace_admin, disabled))
 
+    def invite(self, user_id: int, *, valid_hours: float = 72) -> InviteCreated:
+        """A one-time token with which the user sets a console password."""
+        return self._client.call(idops.invite_user(user_id, valid_hours))
+
 
 class AsyncUsers(_Resource):
     _client: AsyncClient
@@ -317,6 +378,9 @@ class AsyncUsers(_Resource):
         disabled: bool | None = None,
     ) -> User:
         return await self._client.call(ops.update_user(user_id, name, workspace_admin, disabled))
+
+    async def invite(self, user_id: int, *, valid_hours: float = 72) -> InviteCreated:
+        return await self._client.call(idops.invite_user(user_id, valid_hours))
 
 
 class Keys(_Resource):
@@ -366,3 +430,171 @@ class AsyncKeys(_Resource):
 
     async def revoke(self, key_id: str) -> ApiKey:
         return await self._client.call(ops.revoke_key(key_id))
+
+
+def _rules(
+    rules: Sequence[ToolRule | str | dict[str, Any]] | None,
+) -> builtins.list[ToolRule] | None:
+    """Rules given as models, dicts or one-line text (``"allow refund when amount <= 500"``)."""
+    if rules is None:
+        return None
+    try:
+        return [
+            r if isinstance(r, ToolRule) else parse_rule(r) if isinstance(r, str) else ToolRule(**r)
+            for r in rules
+        ]
+    except ValueError as exc:  # a rule that cannot be read is the caller's mistake, like a 422
+        raise InvalidRequest(f"invalid policy rule: {exc}", code="invalid_rule") from exc
+
+
+class Policies(_Resource):
+    """Agents' tool policies."""
+
+    _client: Client
+
+    def get(self, agent: str) -> ToolPolicy | None:
+        return self._client.call(idops.get_policy(agent))
+
+    def save(
+        self,
+        agent: str,
+        *,
+        rules: Sequence[ToolRule | str | dict[str, Any]] | None = None,
+        cedar: str | None = None,
+        note: str = "",
+    ) -> ToolPolicy:
+        """Save a new version from simple ``rules`` or raw ``cedar`` (exactly one)."""
+        return self._client.call(idops.save_policy(agent, _rules(rules), cedar, note))
+
+    def clear(self, agent: str) -> ToolPolicy:
+        return self._client.call(idops.clear_policy(agent))
+
+    def versions(self, agent: str) -> builtins.list[ToolPolicy]:
+        return self._client.call(idops.policy_versions(agent))
+
+    def restore(self, agent: str, version: int) -> ToolPolicy:
+        return self._client.call(idops.restore_policy(agent, version))
+
+
+class AsyncPolicies(_Resource):
+    _client: AsyncClient
+
+    async def get(self, agent: str) -> ToolPolicy | None:
+        return await self._client.call(idops.get_policy(agent))
+
+    async def save(
+        self,
+        agent: str,
+        *,
+        rules: Sequence[ToolRule | str | dict[str, Any]] | None = None,
+        cedar: str | None = None,
+        note: str = "",
+    ) -> ToolPolicy:
+        return await self._client.call(idops.save_policy(agent, _rules(rules), cedar, note))
+
+    async def clear(self, agent: str) -> ToolPolicy:
+        return await self._client.call(idops.clear_policy(agent))
+
+    async def versions(self, agent: str) -> builtins.list[ToolPolicy]:
+        return await self._client.call(idops.policy_versions(agent))
+
+    async def restore(self, agent: str, version: int) -> ToolPolicy:
+        return await self._client.call(idops.restore_policy(agent, version))
+
+
+class Audit(_Resource):
+    """The audit trail."""
+
+    _client: Client
+
+    def list(
+        self,
+        *,
+        action: str | None = None,
+        actor: str | None = None,
+        project: str | None = None,
+        outcome: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> builtins.list[AuditEvent]:
+        """The newest ``limit`` matching events, newest first."""
+        params = idops.audit_params(action, actor, project, outcome, since, until)
+        events: builtins.list[AuditEvent] = []
+        cursor: str | None = None
+        while len(events) < limit:
+            page = self._client.call(
+                idops.audit_page(params, cursor, min(500, limit - len(events)))
+            )
+            events.extend(page.data)
+            if not page.next_cursor:
+                break
+            cursor = page.next_cursor
+        return events
+
+    def export(
+        self,
+        *,
+        action: str | None = None,
+        actor: str | None = None,
+        project: str | None = None,
+        outcome: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Iterator[AuditEvent]:
+        """Every matching event, oldest first, streamed."""
+        params = idops.audit_params(action, actor, project, outcome, since, until)
+        yield from self._client.stream_lines(idops.audit_export(params))
+
+    def verify(self) -> AuditVerification:
+        return self._client.call(idops.audit_verify())
+
+    def checkpoints(self) -> builtins.list[AuditCheckpoint]:
+        return self._client.call(idops.audit_checkpoints())
+
+
+class AsyncAudit(_Resource):
+    _client: AsyncClient
+
+    async def list(
+        self,
+        *,
+        action: str | None = None,
+        actor: str | None = None,
+        project: str | None = None,
+        outcome: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> builtins.list[AuditEvent]:
+        params = idops.audit_params(action, actor, project, outcome, since, until)
+        events: builtins.list[AuditEvent] = []
+        cursor: str | None = None
+        while len(events) < limit:
+            call = idops.audit_page(params, cursor, min(500, limit - len(events)))
+            page = await self._client.call(call)
+            events.extend(page.data)
+            if not page.next_cursor:
+                break
+            cursor = page.next_cursor
+        return events
+
+    async def export(
+        self,
+        *,
+        action: str | None = None,
+        actor: str | None = None,
+        project: str | None = None,
+        outcome: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> AsyncIterator[AuditEvent]:
+        params = idops.audit_params(action, actor, project, outcome, since, until)
+        async for event in self._client.stream_lines(idops.audit_export(params)):
+            yield event
+
+    async def verify(self) -> AuditVerification:
+        return await self._client.call(idops.audit_verify())
+
+    async def checkpoints(self) -> builtins.list[AuditCheckpoint]:
+        return await self._client.call(idops.audit_checkpoints())

@@ -18,7 +18,7 @@ from corral.core.schedule import background_jobs
 from corral.core.status import readiness_problem
 from corral.db import migrate
 from corral.schemas.status import Health
-from corral.server.api import build_v1_router
+from corral.server.api import build_public_router, build_v1_router
 from corral.server.errors import install_error_handlers
 from corral.server.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from corral.settings import Settings
@@ -60,7 +60,7 @@ def create_app(
                 "if it is lost, run `corral db admin-key` for a new one.",
                 admin_key,
             )
-        jobs = JobRunner(rt, background_jobs() if settings.jobs_enabled else [])
+        jobs = JobRunner(rt, background_jobs(settings) if settings.jobs_enabled else [])
         jobs.start()
         try:
             yield
@@ -96,6 +96,7 @@ def create_app(
         response.status_code = 503
         return Health(status="unavailable", detail=problem)
 
+    app.include_router(build_public_router())
     app.include_router(build_v1_router())
     return app
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from corral.core.access import Principal
 from corral.core.keys import authenticate
+from corral.core.logins import CSRF_HEADER, SESSION_COOKIE, session_principal
 from corral.core.runtime import Runtime
-from corral.errors import Unauthenticated
+from corral.errors import Forbidden, Unauthenticated
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -30,16 +34,35 @@ def credentials_from(request: Request) -> str | None:
 
 
 def current_principal(request: Request) -> Principal:
+    """The caller, from an API key or else the console session cookie.
+
+    Requests authenticated by the cookie and changing state must carry the session's CSRF token
+    (header ``X-CSRF-Token``; console forms put it in ``request.state.form_csrf``): a browser
+    sends the cookie to any site's requests, but only Corral's own pages know the token.
+    """
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
+    rt = get_runtime(request)
     token = credentials_from(request)
-    if token is None:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if token is not None:
+        principal = authenticate(rt, token)
+    elif cookie:
+        principal, session = session_principal(rt, cookie)
+        request.state.login_session = session
+        if request.method not in SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER) or getattr(request.state, "form_csrf", None)
+            if not sent or not hmac.compare_digest(sent, session.csrf_token):
+                raise Forbidden(
+                    "missing or wrong CSRF token: reload the page and try again.",
+                    code="csrf_failed",
+                )
+    else:
         raise Unauthenticated(
             "this endpoint needs an API key: send 'Authorization: Bearer crl_…'.",
             code="missing_credentials",
         )
-    principal = authenticate(get_runtime(request), token)
     request.state.principal = principal
     return principal
 

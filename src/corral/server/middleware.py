@@ -26,7 +26,9 @@ class RequestIdMiddleware:
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _INCOMING_ID.fullmatch(incoming) else f"req_{secrets.token_hex(8)}"
-        token = request_id_var.set(request_id)
+        # Not reset afterwards: each request runs in its own task (so its own context), and
+        # the outermost error handler, which runs after this middleware returns, still needs it.
+        request_id_var.set(request_id)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -36,10 +38,7 @@ class RequestIdMiddleware:
                 ]
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            request_id_var.reset(token)
+        await self.app(scope, receive, send_with_id)
 
 
 class BodySizeLimitMiddleware:

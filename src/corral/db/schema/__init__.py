@@ -1,8 +1,14 @@
 """The database schema, one module per area. Migrations under ``migrations/`` build exactly
 this (a test checks it). Import every table module here so ``Base.metadata`` is complete."""
 
-from corral.db.schema.audit import AuditEventRow, AuditHeadRow
+from corral.db.schema.audit import AuditCheckpointRow, AuditEventRow, AuditHeadRow
 from corral.db.schema.base import Base
+from corral.db.schema.identity import (
+    LoginAttemptRow,
+    ToolPolicyRow,
+    UserInviteRow,
+    UserSessionRow,
+)
 from corral.db.schema.tenancy import (
     AgentRow,
     ApiKeyProjectRow,
@@ -17,11 +23,16 @@ __all__ = [
     "AgentRow",
     "ApiKeyProjectRow",
     "ApiKeyRow",
+    "AuditCheckpointRow",
     "AuditEventRow",
     "AuditHeadRow",
     "Base",
+    "LoginAttemptRow",
     "ProjectMemberRow",
     "ProjectRow",
+    "ToolPolicyRow",
+    "UserInviteRow",
     "UserRow",
+    "UserSessionRow",
     "WorkspaceRow",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from corral.schemas.common import ErrorResponse
-from corral.server.api import agents, keys, projects, status, users
+from corral.server.api import agents, audit, auth, keys, policies, projects, status, users
 from corral.server.deps import current_principal
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -23,6 +23,13 @@ def build_v1_router() -> APIRouter:
     v1 = APIRouter(
         prefix="/v1", dependencies=[Depends(current_principal)], responses=ERROR_RESPONSES
     )
-    for module in (status, projects, users, agents, keys):
+    for module in (status, auth, projects, users, agents, keys, policies, audit):
         v1.include_router(module.router)
     return v1
+
+
+def build_public_router() -> APIRouter:
+    """The few /v1 routes that come before authentication (signing in)."""
+    public = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
+    public.include_router(auth.public_router)
+    return public

@@ -4,8 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from corral.core import users
+from corral.core import logins, users
 from corral.core.pagination import MAX_PAGE_SIZE
+from corral.schemas.auth import InviteCreate, InviteCreated
 from corral.schemas.common import Page
 from corral.schemas.tenancy import User, UserCreate, UserUpdate
 from corral.server.deps import Actor, RuntimeDep
@@ -36,3 +37,14 @@ def get_user(rt: RuntimeDep, actor: Actor, user_id: int) -> User:
 @router.patch("/{user_id}", summary="Rename, promote, demote, disable or enable a user")
 def update_user(rt: RuntimeDep, actor: Actor, user_id: int, body: UserUpdate) -> User:
     return users.update_user(rt, actor, user_id, body)
+
+
+@router.post(
+    "/{user_id}/invite",
+    status_code=201,
+    summary="Create a one-time link with which the user sets a password (workspace admins)",
+)
+def invite_user(
+    rt: RuntimeDep, actor: Actor, user_id: int, body: InviteCreate | None = None
+) -> InviteCreated:
+    return logins.create_invite(rt, actor, user_id, (body or InviteCreate()).valid_hours)
