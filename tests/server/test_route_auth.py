@@ -69,6 +69,19 @@ RULES: dict[tuple[str, str], Rule] = {
     ("DELETE", "/v1/keys/{key_id}"): Rule(404, 404),
     # The project is in the body.
     ("POST", "/v1/authorize"): Rule(403, ALLOWED),
+    ("POST", "/v1/budgets"): Rule(403, 403),
+    # Budgets of projects the caller does not reach are reported missing.
+    ("GET", "/v1/budgets"): Rule(ALLOWED, ALLOWED),
+    ("GET", "/v1/budgets/alerts"): Rule(ALLOWED, ALLOWED),
+    ("GET", "/v1/budgets/{budget_id}"): Rule(404, ALLOWED),
+    ("GET", "/v1/budgets/{budget_id}/usage"): Rule(404, ALLOWED),
+    ("PATCH", "/v1/budgets/{budget_id}"): Rule(404, 403),
+    ("DELETE", "/v1/budgets/{budget_id}"): Rule(404, 403),
+    # Providers and their keys are workspace administration.
+    ("GET", "/v1/providers"): Rule(403, 403),
+    ("POST", "/v1/providers"): Rule(403, 403),
+    ("PATCH", "/v1/providers/{provider}"): Rule(403, 403),
+    ("DELETE", "/v1/providers/{provider}"): Rule(403, 403),
 }
 
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -86,6 +99,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/auth/password"): {"current_password": "x", "new_password": "long enough pw"},
     ("PUT", "/v1/agents/{agent}/policy"): {"rules": [{"effect": "allow", "tools": ["search"]}]},
     ("POST", "/v1/authorize"): {"project": "alpha", "agent": "bot", "tool": "search"},
+    ("POST", "/v1/budgets"): {"name": "b", "scope": "project", "project": "alpha", "limit": 1},
+    ("PATCH", "/v1/budgets/{budget_id}"): {"limit": 2},
+    ("POST", "/v1/providers"): {"name": "p2", "kind": "openai", "base_url": "http://x"},
+    ("PATCH", "/v1/providers/{provider}"): {"priority": 5},
 }
 
 
@@ -115,7 +132,10 @@ def rule_for(method: str, path: str) -> Rule:
 
 @pytest.fixture
 def world(http: TestClient, admin: corral.Client) -> World:
-    return build_world(http, admin)
+    built = build_world(http, admin)
+    admin.budgets.create("alpha budget", scope="project", project="alpha", limit=10)
+    admin.providers.add("upstream", kind="openai", base_url="http://127.0.0.1:9/v1")
+    return built
 
 
 def call(http: TestClient, method: str, path: str, world: World, key: str | None) -> Any:
@@ -125,6 +145,8 @@ def call(http: TestClient, method: str, path: str, world: World, key: str | None
         .replace("{user_id}", str(world.member_id))
         .replace("{key_id}", world.admin.keys.list()[0].id)
         .replace("{version}", "1")
+        .replace("{budget_id}", str(world.admin.budgets.list()[0].id))
+        .replace("{provider}", "upstream")
     )
     headers = bearer(key) if key else {}
     return http.request(method, filled, json=BODIES.get((method, path)), headers=headers)

@@ -5,7 +5,21 @@ from __future__ import annotations
 import click
 
 from corral import __version__
-from corral.cli import account, agents, audit, db, keys, openapi, policies, projects, serve, users
+from corral.cli import (
+    account,
+    agents,
+    audit,
+    budgets,
+    db,
+    fake_llm,
+    keys,
+    openapi,
+    policies,
+    projects,
+    providers,
+    serve,
+    users,
+)
 from corral.cli.context import CliState
 
 
@@ -31,6 +45,9 @@ cli.add_command(users.users)
 cli.add_command(openapi.openapi)
 cli.add_command(policies.policies)
 cli.add_command(audit.audit)
+cli.add_command(fake_llm.fake_llm)
+cli.add_command(budgets.budgets)
+cli.add_command(providers.providers)
 
 
 def main() -> None:

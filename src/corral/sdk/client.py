@@ -26,6 +26,7 @@ from corral.schemas.tenancy import Agent, Membership, Project, User
 from corral.sdk import _identity_operations as idops
 from corral.sdk import _operations as ops
 from corral.sdk._calls import Call, default_headers, read_response, resolve_settings
+from corral.sdk.cost import AsyncBudgets, AsyncProviders, Budgets, Providers
 
 T = TypeVar("T")
 
@@ -58,6 +59,8 @@ class Client:
         self.keys = Keys(self)
         self.policies = Policies(self)
         self.audit = Audit(self)
+        self.budgets = Budgets(self)
+        self.providers = Providers(self)
 
     def call(self, call: Call[T]) -> T:
         """Send one prepared call and read its answer."""
@@ -143,6 +146,8 @@ class AsyncClient:
         self.keys = AsyncKeys(self)
         self.policies = AsyncPolicies(self)
         self.audit = AsyncAudit(self)
+        self.budgets = AsyncBudgets(self)
+        self.providers = AsyncProviders(self)
 
     async def call(self, call: Call[T]) -> T:
         response = await self._http.request(

@@ -3,6 +3,13 @@ this (a test checks it). Import every table module here so ``Base.metadata`` is 
 
 from corral.db.schema.audit import AuditCheckpointRow, AuditEventRow, AuditHeadRow
 from corral.db.schema.base import Base
+from corral.db.schema.cost import (
+    BudgetAlertRow,
+    BudgetCounterRow,
+    BudgetReservationRow,
+    BudgetRow,
+    ProviderRow,
+)
 from corral.db.schema.identity import (
     LoginAttemptRow,
     ToolPolicyRow,
@@ -27,9 +34,14 @@ __all__ = [
     "AuditEventRow",
     "AuditHeadRow",
     "Base",
+    "BudgetAlertRow",
+    "BudgetCounterRow",
+    "BudgetReservationRow",
+    "BudgetRow",
     "LoginAttemptRow",
     "ProjectMemberRow",
     "ProjectRow",
+    "ProviderRow",
     "ToolPolicyRow",
     "UserInviteRow",
     "UserRow",

@@ -5,7 +5,18 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from corral.schemas.common import ErrorResponse
-from corral.server.api import agents, audit, auth, keys, policies, projects, status, users
+from corral.server.api import (
+    agents,
+    audit,
+    auth,
+    budgets,
+    keys,
+    policies,
+    projects,
+    providers,
+    status,
+    users,
+)
 from corral.server.deps import current_principal
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -23,7 +34,18 @@ def build_v1_router() -> APIRouter:
     v1 = APIRouter(
         prefix="/v1", dependencies=[Depends(current_principal)], responses=ERROR_RESPONSES
     )
-    for module in (status, auth, projects, users, agents, keys, policies, audit):
+    for module in (
+        status,
+        auth,
+        projects,
+        users,
+        agents,
+        keys,
+        policies,
+        audit,
+        budgets,
+        providers,
+    ):
         v1.include_router(module.router)
     return v1
 

@@ -1,0 +1,612 @@
+"""Budgets: limits on spend, enforced before each call by reserving its worst case.
+
+Enforcement is check-and-hold in one transaction: every budget that applies to a call has its
+counter rows for the current window locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite has one
+writer at a time), the worst-case amount is checked against what is spent and already held, and
+held. Concurrent calls therefore see each other's holds, and no number of replicas can overshoot a
+limit — the failure LiteLLM's check-then-record design had. When a call ends its hold is replaced
+by the real amount (settle) or dropped (release); holds of calls that never reported back expire
+and count as spent, since the provider may have charged for them.
+
+Amounts are integers: micro-dollars for ``usd`` budgets, tokens for ``tokens`` budgets.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from corral.core.access import Principal, authorize, resolve_project
+from corral.core.audit import record_audit
+from corral.core.budget_windows import bucket_start, resets_at, window_buckets
+from corral.core.runtime import Runtime
+from corral.db.schema import (
+    BudgetAlertRow,
+    BudgetCounterRow,
+    BudgetReservationRow,
+    BudgetRow,
+    ProjectRow,
+)
+from corral.db.upsert import insert_ignoring_conflicts
+from corral.errors import NotFound, RateLimited
+from corral.schemas.access import Permission
+from corral.schemas.budgets import (
+    Budget,
+    BudgetAlert,
+    BudgetCreate,
+    BudgetUpdate,
+    BudgetUsage,
+    Reservation,
+)
+
+MICRO = 1_000_000
+RESERVATION_TTL = timedelta(minutes=15)
+"""A hold not settled within this time expires (and counts as spent)."""
+
+
+def to_units(unit: str, amount: float) -> int:
+    return round(amount * MICRO) if unit == "usd" else round(amount)
+
+
+def from_units(unit: str, units: int) -> float:
+    return units / MICRO if unit == "usd" else float(units)
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Who a call is for: what budgets match against."""
+
+    project_id: int
+    agent: str | None = None
+    user: str | None = None
+    session: str | None = None
+    trace: str | None = None
+
+    def subject(self, scope: str) -> str | None:
+        return {
+            "agent": self.agent,
+            "user": self.user,
+            "session": self.session,
+            "trace": self.trace,
+        }.get(scope)
+
+
+@dataclass(frozen=True)
+class Amounts:
+    micro_usd: int
+    tokens: int
+
+    def in_unit(self, unit: str) -> int:
+        return self.micro_usd if unit == "usd" else self.tokens
+
+
+class BudgetExceeded(RateLimited):
+    """HTTP 429 with code ``budget_exceeded`` and the budget that refused the call."""
+
+    default_code = "budget_exceeded"
+
+
+# --- which budgets apply -------------------------------------------------------------------
+
+
+def _subject_key(budget: BudgetRow, context: CallContext) -> str | None:
+    """The counter a call is charged to in ``budget``, or None if the budget does not apply."""
+    if budget.disabled or (
+        budget.project_id is not None and budget.project_id != context.project_id
+    ):
+        return None
+    if budget.scope in ("workspace", "project"):
+        return ""
+    subject = context.subject(budget.scope)
+    if subject is None:
+        return None
+    if budget.subject is None:
+        return subject  # "each" budget: one counter per agent / user / session / trace
+    return "" if budget.subject == subject else None
+
+
+def applicable_budgets(uow: Session, context: CallContext) -> list[tuple[BudgetRow, str]]:
+    """Every enabled budget that applies to the call, with its counter key, in id order (the
+    lock order, so concurrent reservations cannot deadlock)."""
+    rows = uow.scalars(
+        select(BudgetRow)
+        .where(
+            BudgetRow.disabled.is_(False),
+            or_(BudgetRow.project_id.is_(None), BudgetRow.project_id == context.project_id),
+        )
+        .order_by(BudgetRow.id)
+    ).all()
+    return [(row, key) for row in rows if (key := _subject_key(row, context)) is not None]
+
+
+# --- counters -------------------------------------------------------------------------------
+
+
+def _locked_counters(
+    uow: Session, budget: BudgetRow, key: str, now: datetime
+) -> tuple[BudgetCounterRow, list[BudgetCounterRow]]:
+    """The counter of the current bucket (created if needed) and every counter of the window,
+    all locked until the transaction ends."""
+    window = budget.window
+    current_start = bucket_start(window, now)  # type: ignore[arg-type]
+    insert_ignoring_conflicts(
+        uow,
+        BudgetCounterRow.__table__,  # type: ignore[arg-type]
+        [
+            {
+                "budget_id": budget.id,
+                "subject_key": key,
+                "bucket_start": current_start,
+                "spent": 0,
+                "reserved": 0,
+            }
+        ],
+    )
+    first, last = window_buckets(window, now, budget.rolling_hours)  # type: ignore[arg-type]
+    counters = uow.scalars(
+        select(BudgetCounterRow)
+        .where(
+            BudgetCounterRow.budget_id == budget.id,
+            BudgetCounterRow.subject_key == key,
+            BudgetCounterRow.bucket_start >= first,
+            BudgetCounterRow.bucket_start <= last,
+        )
+        .order_by(BudgetCounterRow.bucket_start)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    current = next(c for c in counters if c.bucket_start == current_start)
+    return current, list(counters)
+
+
+def _exceeded(
+    budget: BudgetRow, key: str, spent: int, reserved: int, requested: int, now: datetime
+) -> BudgetExceeded:
+    unit = budget.unit
+    reset = resets_at(budget.window, now, budget.rolling_hours)  # type: ignore[arg-type]
+    label = f"{budget.scope} budget {budget.name!r}" + (f" for {key!r}" if key else "")
+    return BudgetExceeded(
+        f"the {label} would be exceeded: limit {_fmt(unit, budget.limit_units)}, spent "
+        f"{_fmt(unit, spent)}, held for calls in flight {_fmt(unit, reserved)}, this call needs "
+        f"up to {_fmt(unit, requested)}."
+        + (f" The window resets at {reset.isoformat()}." if reset else ""),
+        details={
+            "budget": {
+                "id": budget.id,
+                "name": budget.name,
+                "scope": budget.scope,
+                "subject": key or budget.subject,
+            },
+            "unit": unit,
+            "limit": from_units(unit, budget.limit_units),
+            "spent": from_units(unit, spent),
+            "reserved": from_units(unit, reserved),
+            "requested": from_units(unit, requested),
+            "remaining": from_units(unit, max(0, budget.limit_units - spent - reserved)),
+            "resets_at": reset.isoformat() if reset else None,
+        },
+    )
+
+
+def _fmt(unit: str, units: int) -> str:
+    return f"${units / MICRO:,.4f}" if unit == "usd" else f"{units:,} tokens"
+
+
+# --- reserve / settle / release -------------------------------------------------------------
+
+
+def reserve(
+    uow: Session,
+    context: CallContext,
+    estimate: Amounts,
+    *,
+    now: datetime,
+    details: dict[str, Any] | None = None,
+) -> BudgetReservationRow:
+    """Hold ``estimate`` on every applicable budget, or raise :class:`BudgetExceeded` and hold
+    nothing (the caller's transaction rolls back)."""
+    holds = []
+    for budget, key in applicable_budgets(uow, context):
+        requested = estimate.in_unit(budget.unit)
+        current, counters = _locked_counters(uow, budget, key, now)
+        spent = sum(c.spent for c in counters)
+        reserved = sum(c.reserved for c in counters)
+        if budget.enforce and spent + reserved + requested > budget.limit_units:
+            raise _exceeded(budget, key, spent, reserved, requested, now)
+        current.reserved += requested
+        holds.append(
+            {
+                "budget_id": budget.id,
+                "counter_id": current.id,
+                "unit": budget.unit,
+                "amount": requested,
+            }
+        )
+    row = BudgetReservationRow(
+        id=secrets.token_hex(12),
+        status="held",
+        holds=holds,
+        estimated_micro_usd=estimate.micro_usd,
+        estimated_tokens=estimate.tokens,
+        context={
+            "project_id": context.project_id,
+            "agent": context.agent,
+            "user": context.user,
+            "session": context.session,
+            "trace": context.trace,
+            **(details or {}),
+        },
+        created_at=now,
+        expires_at=now + RESERVATION_TTL,
+    )
+    uow.add(row)
+    uow.flush()
+    return row
+
+
+def settle(
+    uow: Session,
+    reservation_id: str,
+    actual: Amounts | None,
+    *,
+    now: datetime,
+    status: str = "settled",
+) -> BudgetReservationRow | None:
+    """Replace a hold by what the call really cost (``actual`` None: release it, nothing spent).
+
+    Idempotent: a reservation that is no longer held is left alone.
+    """
+    row = uow.scalars(
+        select(BudgetReservationRow)
+        .where(BudgetReservationRow.id == reservation_id)
+        .with_for_update()
+    ).one_or_none()
+    if row is None or row.status != "held":
+        return row
+    holds = sorted(row.holds, key=lambda h: (h["budget_id"], h["counter_id"]))
+    counters = {
+        c.id: c
+        for c in uow.scalars(
+            select(BudgetCounterRow)
+            .where(BudgetCounterRow.id.in_([h["counter_id"] for h in holds]))
+            .order_by(BudgetCounterRow.budget_id, BudgetCounterRow.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    }
+    for hold in holds:
+        counter = counters.get(hold["counter_id"])
+        if counter is None:  # the budget was deleted meanwhile
+            continue
+        counter.reserved = max(0, counter.reserved - int(hold["amount"]))
+        if actual is not None:
+            counter.spent += actual.in_unit(hold["unit"])
+    row.status = status if actual is not None else "released"
+    row.charged_micro_usd = actual.micro_usd if actual else 0
+    row.charged_tokens = actual.tokens if actual else 0
+    row.settled_at = now
+    uow.flush()
+    if actual is not None:
+        _fire_thresholds(
+            uow,
+            [h["budget_id"] for h in holds],
+            [counters[h["counter_id"]] for h in holds if h["counter_id"] in counters],
+            now,
+        )
+    return row
+
+
+def expire_reservations(rt: Runtime) -> int:
+    """Background job: holds past their expiry count as spent at the held amount."""
+    now = rt.clock.now()
+    with rt.db.write() as uow:
+        stale = uow.scalars(
+            select(BudgetReservationRow.id)
+            .where(BudgetReservationRow.status == "held", BudgetReservationRow.expires_at < now)
+            .limit(1000)
+        ).all()
+        for reservation_id in stale:
+            row = uow.get_one(BudgetReservationRow, reservation_id)
+            settle(
+                uow,
+                reservation_id,
+                Amounts(row.estimated_micro_usd, row.estimated_tokens),
+                now=now,
+                status="expired",
+            )
+    return len(stale)
+
+
+def _fire_thresholds(
+    uow: Session, budget_ids: Sequence[int], counters: Sequence[BudgetCounterRow], now: datetime
+) -> None:
+    """Record each soft threshold newly crossed (once per budget, subject and window)."""
+    for counter in counters:
+        budget = uow.get(BudgetRow, counter.budget_id)
+        if budget is None:
+            continue
+        first, last = window_buckets(budget.window, now, budget.rolling_hours)  # type: ignore[arg-type]
+        spent = (
+            uow.scalar(
+                select(func.coalesce(func.sum(BudgetCounterRow.spent), 0)).where(
+                    BudgetCounterRow.budget_id == budget.id,
+                    BudgetCounterRow.subject_key == counter.subject_key,
+                    BudgetCounterRow.bucket_start >= first,
+                    BudgetCounterRow.bucket_start <= last,
+                )
+            )
+            or 0
+        )
+        percent = 100 * spent / budget.limit_units
+        crossed = [t for t in budget.thresholds if percent >= t]
+        if crossed:
+            insert_ignoring_conflicts(
+                uow,
+                BudgetAlertRow.__table__,  # type: ignore[arg-type]
+                [
+                    {
+                        "budget_id": budget.id,
+                        "subject_key": counter.subject_key,
+                        "window_start": first,
+                        "threshold": t,
+                        "spent_units": spent,
+                        "limit_units": budget.limit_units,
+                        "fired_at": now,
+                    }
+                    for t in crossed
+                ],
+            )
+
+
+# --- management -----------------------------------------------------------------------------
+
+
+def describe_budget(row: BudgetRow, project_name: str | None) -> Budget:
+    return Budget(
+        id=row.id,
+        name=row.name,
+        scope=row.scope,
+        subject=row.subject,
+        project=project_name,
+        unit=row.unit,
+        limit=from_units(row.unit, row.limit_units),
+        window=row.window,
+        rolling_hours=row.rolling_hours,
+        thresholds=row.thresholds,
+        enforce=row.enforce,
+        disabled=row.disabled,
+        created_by=row.created_by,
+        created_at=row.created_at,
+    )
+
+
+def _authorize_write(uow: Session, actor: Principal, project_id: int | None) -> ProjectRow | None:
+    """Project budgets: ``budgets:write`` (project admin). Workspace-wide: workspace admins."""
+    if project_id is None:
+        authorize(actor, Permission.WORKSPACE_ADMIN)
+        return None
+    project = uow.get_one(ProjectRow, project_id)
+    authorize(actor, Permission.BUDGETS_WRITE, project)
+    return project
+
+
+def create_budget(rt: Runtime, actor: Principal, body: BudgetCreate) -> Budget:
+    with rt.db.write() as uow:
+        project = (
+            resolve_project(uow, actor, body.project, Permission.BUDGETS_WRITE)
+            if body.project
+            else None
+        )
+        if project is None:
+            authorize(actor, Permission.WORKSPACE_ADMIN)
+        row = BudgetRow(
+            name=body.name,
+            scope=body.scope,
+            subject=body.subject,
+            project_id=project.id if project else None,
+            unit=body.unit,
+            limit_units=to_units(body.unit, body.limit),
+            window=body.window,
+            rolling_hours=body.rolling_hours,
+            thresholds=sorted(body.thresholds),
+            enforce=body.enforce,
+            disabled=False,
+            created_by=actor.name,
+            created_at=rt.clock.now(),
+        )
+        uow.add(row)
+        uow.flush()
+        record_audit(
+            uow,
+            actor=actor,
+            action="budget.create",
+            target_kind="budget",
+            target_id=row.id,
+            project=project,
+            details=body.model_dump(mode="json"),
+            now=row.created_at,
+        )
+        return describe_budget(row, project.name if project else None)
+
+
+def _budget_row(uow: Session, actor: Principal, budget_id: int) -> BudgetRow:
+    row = uow.get(BudgetRow, budget_id)
+    visible = row is not None and (
+        row.project_id is None or actor.role_in(row.project_id) is not None
+    )
+    if row is None or not visible:
+        raise NotFound(
+            f"budget {budget_id} does not exist or is not in a project you reach.",
+            code="budget_not_found",
+        )
+    return row
+
+
+def update_budget(rt: Runtime, actor: Principal, budget_id: int, body: BudgetUpdate) -> Budget:
+    changes = body.model_dump(exclude_unset=True)
+    with rt.db.write() as uow:
+        row = _budget_row(uow, actor, budget_id)
+        project = _authorize_write(uow, actor, row.project_id)
+        before = {
+            "limit": from_units(row.unit, row.limit_units),
+            "thresholds": row.thresholds,
+            "enforce": row.enforce,
+            "disabled": row.disabled,
+            "name": row.name,
+        }
+        if "limit" in changes and changes["limit"] is not None:
+            row.limit_units = to_units(row.unit, changes.pop("limit"))
+        if changes.get("thresholds") is not None:
+            row.thresholds = sorted(changes.pop("thresholds"))
+        for field, value in changes.items():
+            if value is not None:
+                setattr(row, field, value)
+        uow.flush()
+        record_audit(
+            uow,
+            actor=actor,
+            action="budget.update",
+            target_kind="budget",
+            target_id=row.id,
+            project=project,
+            details={"before": before, "after": body.model_dump(exclude_unset=True)},
+            now=rt.clock.now(),
+        )
+        return describe_budget(row, project.name if project else None)
+
+
+def delete_budget(rt: Runtime, actor: Principal, budget_id: int) -> None:
+    with rt.db.write() as uow:
+        row = _budget_row(uow, actor, budget_id)
+        project = _authorize_write(uow, actor, row.project_id)
+        record_audit(
+            uow,
+            actor=actor,
+            action="budget.delete",
+            target_kind="budget",
+            target_id=row.id,
+            project=project,
+            details={"name": row.name},
+            now=rt.clock.now(),
+        )
+        uow.delete(row)
+
+
+def list_budgets(rt: Runtime, actor: Principal, *, project: str | None = None) -> list[Budget]:
+    """Budgets the caller can see: workspace-wide ones and those of reachable projects."""
+    with rt.db.read() as uow:
+        query = (
+            select(BudgetRow, ProjectRow.name)
+            .outerjoin(ProjectRow, ProjectRow.id == BudgetRow.project_id)
+            .order_by(BudgetRow.id)
+        )
+        if project is not None:
+            row = resolve_project(uow, actor, project, Permission.COSTS_READ)
+            query = query.where(BudgetRow.project_id == row.id)
+        rows = uow.execute(query).all()
+    return [
+        describe_budget(b, name)
+        for b, name in rows
+        if b.project_id is None or actor.role_in(b.project_id) is not None
+    ]
+
+
+def get_budget(rt: Runtime, actor: Principal, budget_id: int) -> Budget:
+    with rt.db.read() as uow:
+        row = _budget_row(uow, actor, budget_id)
+        name = uow.get_one(ProjectRow, row.project_id).name if row.project_id else None
+        return describe_budget(row, name)
+
+
+def budget_usage(
+    rt: Runtime, actor: Principal, budget_id: int, *, limit: int = 50
+) -> list[BudgetUsage]:
+    """Current-window consumption, per subject for "each" budgets, largest first."""
+    now = rt.clock.now()
+    with rt.db.read() as uow:
+        row = _budget_row(uow, actor, budget_id)
+        first, last = window_buckets(row.window, now, row.rolling_hours)  # type: ignore[arg-type]
+        totals: list[tuple[str, int, int]] = [
+            (key, int(spent or 0), int(reserved or 0))
+            for key, spent, reserved in uow.execute(
+                select(
+                    BudgetCounterRow.subject_key,
+                    func.sum(BudgetCounterRow.spent),
+                    func.sum(BudgetCounterRow.reserved),
+                )
+                .where(
+                    BudgetCounterRow.budget_id == row.id,
+                    BudgetCounterRow.bucket_start >= first,
+                    BudgetCounterRow.bucket_start <= last,
+                )
+                .group_by(BudgetCounterRow.subject_key)
+                .order_by(func.sum(BudgetCounterRow.spent + BudgetCounterRow.reserved).desc())
+                .limit(limit)
+            )
+        ]
+    if not totals and (row.subject is not None or row.scope in ("workspace", "project")):
+        totals = [("", 0, 0)]
+    unit = row.unit
+    return [
+        BudgetUsage(
+            budget_id=row.id,
+            budget=row.name,
+            subject=key or row.subject,
+            unit=unit,
+            limit=from_units(unit, row.limit_units),
+            spent=from_units(unit, spent),
+            reserved=from_units(unit, reserved),
+            remaining=from_units(unit, max(0, row.limit_units - spent - reserved)),
+            percent=round(100 * spent / row.limit_units, 2),
+            window_start=None if row.window == "total" else first,
+            resets_at=resets_at(row.window, now, row.rolling_hours),  # type: ignore[arg-type]
+        )
+        for key, spent, reserved in totals
+    ]
+
+
+def list_alerts(rt: Runtime, actor: Principal, *, limit: int = 100) -> list[BudgetAlert]:
+    with rt.db.read() as uow:
+        rows = uow.execute(
+            select(BudgetAlertRow, BudgetRow)
+            .join(BudgetRow, BudgetRow.id == BudgetAlertRow.budget_id)
+            .order_by(BudgetAlertRow.id.desc())
+            .limit(limit * 4)
+        ).all()
+    visible = [
+        (a, b) for a, b in rows if b.project_id is None or actor.role_in(b.project_id) is not None
+    ]
+    return [
+        BudgetAlert(
+            id=a.id,
+            budget_id=b.id,
+            budget=b.name,
+            subject=a.subject_key or b.subject,
+            threshold=a.threshold,
+            window_start=a.window_start,
+            spent=from_units(b.unit, a.spent_units),
+            limit=from_units(b.unit, a.limit_units),
+            unit=b.unit,
+            fired_at=a.fired_at,
+        )
+        for a, b in visible[:limit]
+    ]
+
+
+def describe_reservation(row: BudgetReservationRow) -> Reservation:
+    return Reservation(
+        id=row.id,
+        status=row.status,
+        estimated_usd=row.estimated_micro_usd / MICRO,
+        estimated_tokens=row.estimated_tokens,
+        budgets=[h["budget_id"] for h in row.holds],
+        expires_at=row.expires_at,
+        charged_usd=None if row.charged_micro_usd is None else row.charged_micro_usd / MICRO,
+        charged_tokens=row.charged_tokens,
+    )

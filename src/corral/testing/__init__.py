@@ -1,0 +1,1 @@
+"""Stand-ins for the outside world, shipped for tests, benchmarks and demos."""
