@@ -46,8 +46,9 @@ def test_every_cli_command_and_option_is_documented() -> None:
                 flag = max(param.opts, key=len)
                 assert flag in documented[path], f"{flag} of `{path}` is not in docs/cli.md"
             elif isinstance(param, click.Argument):
-                assert param.name.upper() in documented[path], (
-                    f"argument {param.name.upper()} of `{path}` is not in docs/cli.md"
+                shown = (param.metavar or param.name or "").upper()
+                assert shown in documented[path], (
+                    f"argument {shown} of `{path}` is not in docs/cli.md"
                 )
 
 

@@ -77,6 +77,17 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/budgets/{budget_id}/usage"): Rule(404, ALLOWED),
     ("PATCH", "/v1/budgets/{budget_id}"): Rule(404, 403),
     ("DELETE", "/v1/budgets/{budget_id}"): Rule(404, 403),
+    # Agent lifecycle: outsiders cannot see the agent; viewers may look but not change.
+    ("GET", "/v1/agents/{agent}/versions"): Rule(404, ALLOWED),
+    ("POST", "/v1/agents/{agent}/versions"): Rule(404, 403),
+    ("GET", "/v1/agents/{agent}/versions/{number}"): Rule(404, ALLOWED),
+    ("PATCH", "/v1/agents/{agent}/versions/{number}"): Rule(404, 403),
+    ("POST", "/v1/agents/{agent}/versions/{number}/transition"): Rule(404, 403),
+    ("GET", "/v1/agents/{agent}/versions/{first}/diff/{second}"): Rule(404, ALLOWED),
+    ("GET", "/v1/agents/{agent}/deployments"): Rule(404, ALLOWED),
+    ("POST", "/v1/agents/{agent}/deployments"): Rule(404, 403),
+    ("POST", "/v1/agents/{agent}/rollback"): Rule(404, 403),
+    ("GET", "/v1/agents/{agent}/resolve"): Rule(404, ALLOWED),
     # Providers and their keys are workspace administration.
     ("GET", "/v1/providers"): Rule(403, 403),
     ("POST", "/v1/providers"): Rule(403, 403),
@@ -103,6 +114,11 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/v1/budgets/{budget_id}"): {"limit": 2},
     ("POST", "/v1/providers"): {"name": "p2", "kind": "openai", "base_url": "http://x"},
     ("PATCH", "/v1/providers/{provider}"): {"priority": 5},
+    ("POST", "/v1/agents/{agent}/versions"): {"config": {"model": "other-model"}},
+    ("PATCH", "/v1/agents/{agent}/versions/{number}"): {"note": "x"},
+    ("POST", "/v1/agents/{agent}/versions/{number}/transition"): {"state": "retired"},
+    ("POST", "/v1/agents/{agent}/deployments"): {"environment": "production", "version": 1},
+    ("POST", "/v1/agents/{agent}/rollback"): {"environment": "production"},
 }
 
 
@@ -135,6 +151,7 @@ def world(http: TestClient, admin: corral.Client) -> World:
     built = build_world(http, admin)
     admin.budgets.create("alpha budget", scope="project", project="alpha", limit=10)
     admin.providers.add("upstream", kind="openai", base_url="http://127.0.0.1:9/v1")
+    admin.agents.create_version("bot", config={"model": "gpt-4o-mini"})
     return built
 
 
@@ -145,6 +162,9 @@ def call(http: TestClient, method: str, path: str, world: World, key: str | None
         .replace("{user_id}", str(world.member_id))
         .replace("{key_id}", world.admin.keys.list()[0].id)
         .replace("{version}", "1")
+        .replace("{number}", "1")
+        .replace("{first}", "1")
+        .replace("{second}", "1")
         .replace("{budget_id}", str(world.admin.budgets.list()[0].id))
         .replace("{provider}", "upstream")
     )

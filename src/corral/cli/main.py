@@ -13,6 +13,7 @@ from corral.cli import (
     db,
     fake_llm,
     keys,
+    lifecycle,
     openapi,
     policies,
     projects,
@@ -48,6 +49,11 @@ cli.add_command(audit.audit)
 cli.add_command(fake_llm.fake_llm)
 cli.add_command(budgets.budgets)
 cli.add_command(providers.providers)
+agents.agents.add_command(lifecycle.versions)
+agents.agents.add_command(lifecycle.deployments)
+agents.agents.add_command(lifecycle.resolve)
+cli.add_command(lifecycle.deploy)
+cli.add_command(lifecycle.rollback)
 
 
 def main() -> None:

@@ -148,3 +148,17 @@ def _visible(uow: Session, actor: Principal, row: AgentRow) -> bool:
         select(ProjectMemberRow.project_id).where(ProjectMemberRow.agent_id == row.id)
     ).all()
     return any(pid in scope for pid in granted)
+
+
+def authorize_agent_change(
+    uow: Session, actor: Principal, agent: AgentRow, permission: Permission
+) -> None:
+    """Changes to an agent's behaviour (policy, versions, deployments) affect every project it
+    acts in: they need ``permission`` in each of them (workspace admins for unassigned agents)."""
+    project_ids = uow.scalars(
+        select(ProjectMemberRow.project_id).where(ProjectMemberRow.agent_id == agent.id)
+    ).all()
+    if not project_ids:
+        authorize(actor, Permission.WORKSPACE_ADMIN)
+    for project_id in project_ids:
+        authorize(actor, permission, uow.get_one(ProjectRow, project_id))

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from corral.core.access import Principal, authorize, resolve_project
-from corral.core.agents import find_agent
+from corral.core.access import Principal, resolve_project
+from corral.core.agents import authorize_agent_change, find_agent
 from corral.core.audit import record_audit
 from corral.core.cedar import compile_rules, evaluate, parse_policy
 from corral.core.runtime import Runtime
@@ -53,17 +53,6 @@ def active_policy(uow: Session, agent_id: int) -> ToolPolicyRow | None:
         .order_by(ToolPolicyRow.version.desc())
         .limit(1)
     ).first()
-
-
-def _authorize_policy_change(uow: Session, actor: Principal, agent: AgentRow) -> None:
-    """``policies:write`` in every project the agent acts in (workspace admins otherwise)."""
-    project_ids = uow.scalars(
-        select(ProjectMemberRow.project_id).where(ProjectMemberRow.agent_id == agent.id)
-    ).all()
-    if not project_ids:
-        authorize(actor, Permission.WORKSPACE_ADMIN)
-    for project_id in project_ids:
-        authorize(actor, Permission.POLICIES_WRITE, uow.get_one(ProjectRow, project_id))
 
 
 def _append_version(
@@ -108,7 +97,7 @@ def save_policy(rt: Runtime, actor: Principal, agent_name: str, body: PolicySave
     """Validate and store a new version; it is in force for the next decision."""
     with rt.db.write() as uow:
         agent = find_agent(uow, actor, agent_name)
-        _authorize_policy_change(uow, actor, agent)
+        authorize_agent_change(uow, actor, agent, Permission.POLICIES_WRITE)
         source = compile_rules(agent.name, body.rules) if body.rules is not None else body.cedar
         assert source is not None
         parse_policy(agent.name, source)  # raises invalid_policy with the engine's message
@@ -129,7 +118,7 @@ def clear_policy(rt: Runtime, actor: Principal, agent_name: str) -> ToolPolicy:
     """Return the agent to "no policy" (every tool allowed), as a new version."""
     with rt.db.write() as uow:
         agent = find_agent(uow, actor, agent_name)
-        _authorize_policy_change(uow, actor, agent)
+        authorize_agent_change(uow, actor, agent, Permission.POLICIES_WRITE)
         row = _append_version(
             uow,
             rt,
@@ -147,7 +136,7 @@ def restore_version(rt: Runtime, actor: Principal, agent_name: str, version: int
     """Put an earlier version back in force (as a new version with the same content)."""
     with rt.db.write() as uow:
         agent = find_agent(uow, actor, agent_name)
-        _authorize_policy_change(uow, actor, agent)
+        authorize_agent_change(uow, actor, agent, Permission.POLICIES_WRITE)
         old = uow.scalars(
             select(ToolPolicyRow).where(
                 ToolPolicyRow.agent_id == agent.id, ToolPolicyRow.version == version

@@ -20,10 +20,18 @@ from corral.schemas.audit import AuditCheckpoint, AuditEvent, AuditVerification
 from corral.schemas.auth import InviteCreated
 from corral.schemas.common import Page
 from corral.schemas.keys import ApiKey, ApiKeyCreated
+from corral.schemas.lifecycle import (
+    AgentConfig,
+    AgentVersion,
+    Deployment,
+    ResolvedVersion,
+    VersionDiff,
+)
 from corral.schemas.policies import AuthorizeDecision, ToolPolicy, ToolRule, parse_rule
 from corral.schemas.status import Status
 from corral.schemas.tenancy import Agent, Membership, Project, User
 from corral.sdk import _identity_operations as idops
+from corral.sdk import _lifecycle_operations as lops
 from corral.sdk import _operations as ops
 from corral.sdk._calls import Call, default_headers, read_response, resolve_settings
 from corral.sdk.cost import AsyncBudgets, AsyncProviders, Budgets, Providers
@@ -316,6 +324,74 @@ class Agents(_Resource):
     ) -> Agent:
         return self._client.call(ops.update_agent(name, description, disabled))
 
+    def versions(self, name: str) -> builtins.list[AgentVersion]:
+        """Every version of agent ``name``, newest first."""
+        return self._client.call(lops.list_versions(name))
+
+    def create_version(
+        self,
+        name: str,
+        *,
+        config: AgentConfig | dict[str, Any] | None = None,
+        changes: dict[str, Any] | None = None,
+        base: int | None = None,
+        note: str = "",
+        draft: bool = False,
+    ) -> AgentVersion:
+        """A new version from a whole ``config``, or ``changes`` merged onto version ``base``
+        (default: the newest)."""
+        return self._client.call(
+            lops.create_version(name, _version_body(config, changes, base, note, draft))
+        )
+
+    def version(self, name: str, number: int) -> AgentVersion:
+        return self._client.call(lops.get_version(name, number))
+
+    def update_draft(
+        self,
+        name: str,
+        number: int,
+        *,
+        config: AgentConfig | dict[str, Any] | None = None,
+        note: str | None = None,
+    ) -> AgentVersion:
+        return self._client.call(lops.update_draft(name, number, _draft_body(config, note)))
+
+    def transition(self, name: str, number: int, state: str, *, reason: str = "") -> AgentVersion:
+        return self._client.call(lops.transition(name, number, state, reason))
+
+    def diff(self, name: str, first: int, second: int) -> VersionDiff:
+        return self._client.call(lops.diff(name, first, second))
+
+    def deployments(self, name: str) -> builtins.list[Deployment]:
+        return self._client.call(lops.list_deployments(name))
+
+    def deploy(
+        self,
+        name: str,
+        version: int,
+        *,
+        environment: str = "production",
+        canary_weight: float | None = None,
+        reason: str = "",
+    ) -> Deployment:
+        """Serve ``version`` in ``environment``: as active, or as a canary for a share of new
+        sessions."""
+        return self._client.call(
+            lops.deploy(name, _deploy_body(version, environment, canary_weight, reason))
+        )
+
+    def rollback(
+        self, name: str, *, environment: str = "production", reason: str = ""
+    ) -> Deployment:
+        return self._client.call(lops.rollback(name, environment, reason))
+
+    def resolve(
+        self, name: str, *, environment: str = "production", session: str | None = None
+    ) -> ResolvedVersion:
+        """The version (and its config) a session must use; stable for the session's life."""
+        return self._client.call(lops.resolve(name, environment, session))
+
 
 class AsyncAgents(_Resource):
     _client: AsyncClient
@@ -333,6 +409,76 @@ class AsyncAgents(_Resource):
         self, name: str, *, description: str | None = None, disabled: bool | None = None
     ) -> Agent:
         return await self._client.call(ops.update_agent(name, description, disabled))
+
+    async def versions(self, name: str) -> builtins.list[AgentVersion]:
+        """Every version of agent ``name``, newest first."""
+        return await self._client.call(lops.list_versions(name))
+
+    async def create_version(
+        self,
+        name: str,
+        *,
+        config: AgentConfig | dict[str, Any] | None = None,
+        changes: dict[str, Any] | None = None,
+        base: int | None = None,
+        note: str = "",
+        draft: bool = False,
+    ) -> AgentVersion:
+        """A new version from a whole ``config``, or ``changes`` merged onto version ``base``
+        (default: the newest)."""
+        return await self._client.call(
+            lops.create_version(name, _version_body(config, changes, base, note, draft))
+        )
+
+    async def version(self, name: str, number: int) -> AgentVersion:
+        return await self._client.call(lops.get_version(name, number))
+
+    async def update_draft(
+        self,
+        name: str,
+        number: int,
+        *,
+        config: AgentConfig | dict[str, Any] | None = None,
+        note: str | None = None,
+    ) -> AgentVersion:
+        return await self._client.call(lops.update_draft(name, number, _draft_body(config, note)))
+
+    async def transition(
+        self, name: str, number: int, state: str, *, reason: str = ""
+    ) -> AgentVersion:
+        return await self._client.call(lops.transition(name, number, state, reason))
+
+    async def diff(self, name: str, first: int, second: int) -> VersionDiff:
+        return await self._client.call(lops.diff(name, first, second))
+
+    async def deployments(self, name: str) -> builtins.list[Deployment]:
+        return await self._client.call(lops.list_deployments(name))
+
+    async def deploy(
+        self,
+        name: str,
+        version: int,
+        *,
+        environment: str = "production",
+        canary_weight: float | None = None,
+        reason: str = "",
+    ) -> Deployment:
+        """Serve ``version`` in ``environment``: as active, or as a canary for a share of new
+        sessions."""
+        return await self._client.call(
+            lops.deploy(name, _deploy_body(version, environment, canary_weight, reason))
+        )
+
+    async def rollback(
+        self, name: str, *, environment: str = "production", reason: str = ""
+    ) -> Deployment:
+        return await self._client.call(lops.rollback(name, environment, reason))
+
+    async def resolve(
+        self, name: str, *, environment: str = "production", session: str | None = None
+    ) -> ResolvedVersion:
+        """The version (and its config) a session must use; stable for the session's life."""
+        return await self._client.call(lops.resolve(name, environment, session))
 
 
 class Users(_Resource):
@@ -603,3 +749,42 @@ class AsyncAudit(_Resource):
 
     async def checkpoints(self) -> builtins.list[AuditCheckpoint]:
         return await self._client.call(idops.audit_checkpoints())
+
+
+def _version_body(
+    config: AgentConfig | dict[str, Any] | None,
+    changes: dict[str, Any] | None,
+    base: int | None,
+    note: str,
+    draft: bool,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"note": note, "draft": draft}
+    if config is not None:
+        body["config"] = (
+            config.model_dump(mode="json") if isinstance(config, AgentConfig) else config
+        )
+    if changes is not None:
+        body["changes"] = changes
+    if base is not None:
+        body["base"] = base
+    return body
+
+
+def _draft_body(config: AgentConfig | dict[str, Any] | None, note: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if config is not None:
+        body["config"] = (
+            config.model_dump(mode="json") if isinstance(config, AgentConfig) else config
+        )
+    if note is not None:
+        body["note"] = note
+    return body
+
+
+def _deploy_body(
+    version: int, environment: str, canary_weight: float | None, reason: str
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"version": version, "environment": environment, "reason": reason}
+    if canary_weight is not None:
+        body["canary_weight"] = canary_weight
+    return body

@@ -16,6 +16,12 @@ from corral.db.schema.identity import (
     UserInviteRow,
     UserSessionRow,
 )
+from corral.db.schema.lifecycle import (
+    AgentVersionRow,
+    DeploymentRow,
+    RolloutRow,
+    SessionAssignmentRow,
+)
 from corral.db.schema.tenancy import (
     AgentRow,
     ApiKeyProjectRow,
@@ -28,6 +34,7 @@ from corral.db.schema.tenancy import (
 
 __all__ = [
     "AgentRow",
+    "AgentVersionRow",
     "ApiKeyProjectRow",
     "ApiKeyRow",
     "AuditCheckpointRow",
@@ -38,10 +45,13 @@ __all__ = [
     "BudgetCounterRow",
     "BudgetReservationRow",
     "BudgetRow",
+    "DeploymentRow",
     "LoginAttemptRow",
     "ProjectMemberRow",
     "ProjectRow",
     "ProviderRow",
+    "RolloutRow",
+    "SessionAssignmentRow",
     "ToolPolicyRow",
     "UserInviteRow",
     "UserRow",

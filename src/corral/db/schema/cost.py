@@ -34,6 +34,9 @@ class BudgetRow(Base):
     project_id: Mapped[int | None] = mapped_column(
         ForeignKey("projects.id", ondelete="CASCADE"), index=True
     )
+    agent_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agent_versions.id", ondelete="CASCADE"), index=True
+    )
     unit: Mapped[str] = mapped_column(String(8))
     limit_units: Mapped[int] = mapped_column(BigInteger)
     window: Mapped[str] = mapped_column(String(8))
