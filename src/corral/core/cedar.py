@@ -105,8 +105,9 @@ def _literal(value: str | int | float | bool) -> str:
     return cedar_string(value)
 
 
-def compile_rules(agent: str, rules: list[ToolRule]) -> str:
-    """Cedar source for the simple rule form, one statement per rule and tool."""
+def compile_rules(agent: str | None, rules: list[ToolRule]) -> str:
+    """Cedar source for the simple rule form, one statement per rule and tool (for any agent
+    when ``agent`` is None, as project constraints are)."""
     statements = []
     for index, rule in enumerate(rules, start=1):
         for tool in rule.tools:
@@ -118,8 +119,11 @@ def compile_rules(agent: str, rules: list[ToolRule]) -> str:
             effect = "permit" if rule.effect == "allow" else "forbid"
             label = f"rule-{index}" + ("" if tool == "*" else f":{tool}")
             body = f" when {{ {' && '.join(conditions)} }}" if conditions else ""
+            principal = (
+                "principal" if agent is None else f"principal == Agent::{cedar_string(agent)}"
+            )
             statements.append(
-                f"@id({cedar_string(label)})\n{effect} (principal == Agent::{cedar_string(agent)}, "
+                f"@id({cedar_string(label)})\n{effect} ({principal}, "
                 f"action == {ACTION}, {resource}){body};"
             )
     return "\n\n".join(statements)
