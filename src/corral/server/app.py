@@ -19,6 +19,7 @@ from corral.core.status import readiness_problem
 from corral.db import migrate
 from corral.schemas.status import Health
 from corral.server.api import build_public_router, build_v1_router
+from corral.server.console import console_error, install_console
 from corral.server.errors import install_error_handlers
 from corral.server.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from corral.settings import Settings
@@ -75,7 +76,7 @@ def create_app(
         summary="The control plane for AI agents in production.",
         lifespan=lifespan,
     )
-    install_error_handlers(app)
+    install_error_handlers(app, html_errors=console_error)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestIdMiddleware)
 
@@ -98,6 +99,7 @@ def create_app(
 
     app.include_router(build_public_router())
     app.include_router(build_v1_router())
+    install_console(app)
     return app
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from corral.core.request_context import request_id_var
@@ -50,9 +51,17 @@ def _validation_error(exc: RequestValidationError) -> CorralError:
     return InvalidRequest(f"invalid request: {summary}", details={"errors": problems})
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    async def on_corral_error(_request: Request, exc: Exception) -> JSONResponse:
+HtmlErrors = Callable[[Request, CorralError], Response | None]
+
+
+def install_error_handlers(app: FastAPI, html_errors: HtmlErrors | None = None) -> None:
+    """JSON errors everywhere; ``html_errors`` may answer with a page instead (the console)."""
+
+    async def on_corral_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, CorralError)
+        page = html_errors(request, exc) if html_errors else None
+        if page is not None:
+            return page
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return error_response(exc, headers)
 
@@ -60,12 +69,14 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return error_response(_validation_error(exc))
 
-    async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if isinstance(exc.__cause__, CorralError):  # raised while FastAPI read the body
             return error_response(exc.__cause__)
         code, message = _HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
-        return error_response(CorralError(message, code=code, status=exc.status_code))
+        error = CorralError(message, code=code, status=exc.status_code)
+        page = html_errors(request, error) if html_errors else None
+        return page if page is not None else error_response(error)
 
     async def on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error in request %s", request_id_var.get(), exc_info=exc)
