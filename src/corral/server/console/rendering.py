@@ -120,13 +120,18 @@ async def read_form(request: Request) -> dict[str, str]:
 
 
 def render(
-    request: Request, template: str, viewer: Viewer | None, status: int = 200, **context: Any
+    request: Request,
+    template: str,
+    viewer: Viewer | None,
+    status: int = 200,
+    notice: str | None = None,
+    **context: Any,
 ) -> HTMLResponse:
     page = environment.get_template(template).render(
         request=request,
         viewer=viewer,
         version=__version__,
-        notice=request.query_params.get("notice"),
+        notice=notice or request.query_params.get("notice"),
         path=request.url.path,
         **context,
     )
