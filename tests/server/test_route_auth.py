@@ -15,6 +15,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 import corral
+from corral.core.alerts import raise_alert
+from corral.core.runtime import Runtime
 from tests.conftest import bearer
 from tests.server.world import World, build_world
 
@@ -88,6 +90,14 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/agents/{agent}/deployments"): Rule(404, 403),
     ("POST", "/v1/agents/{agent}/rollback"): Rule(404, 403),
     ("GET", "/v1/agents/{agent}/resolve"): Rule(404, ALLOWED),
+    # Alerts: incidents and rules of projects the caller does not reach are missing to it.
+    ("GET", "/v1/alerts"): Rule(ALLOWED, ALLOWED),
+    ("POST", "/v1/alerts/{alert_id}"): Rule(404, 403),
+    ("GET", "/v1/alert-rules"): Rule(ALLOWED, ALLOWED),
+    ("POST", "/v1/alert-rules"): Rule(403, 403),
+    ("PATCH", "/v1/alert-rules/{rule_id}"): Rule(404, 403),
+    ("DELETE", "/v1/alert-rules/{rule_id}"): Rule(404, 403),
+    ("GET", "/v1/webhook-deliveries"): Rule(403, 403),
     # Providers and their keys are workspace administration.
     ("GET", "/v1/providers"): Rule(403, 403),
     ("POST", "/v1/providers"): Rule(403, 403),
@@ -119,6 +129,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/agents/{agent}/versions/{number}/transition"): {"state": "retired"},
     ("POST", "/v1/agents/{agent}/deployments"): {"environment": "production", "version": 1},
     ("POST", "/v1/agents/{agent}/rollback"): {"environment": "production"},
+    ("POST", "/v1/alerts/{alert_id}"): {"status": "acknowledged"},
+    ("POST", "/v1/alert-rules"): {"name": "r", "project": "alpha"},
+    ("PATCH", "/v1/alert-rules/{rule_id}"): {"enabled": False},
 }
 
 
@@ -147,8 +160,19 @@ def rule_for(method: str, path: str) -> Rule:
 
 
 @pytest.fixture
-def world(http: TestClient, admin: corral.Client) -> World:
+def world(http: TestClient, admin: corral.Client, runtime: Runtime) -> World:
     built = build_world(http, admin)
+    admin.alerts.create_rule("alpha rule", project="alpha")
+    with runtime.db.write() as uow:
+        raise_alert(
+            uow,
+            kind="finding",
+            severity="warning",
+            key="k",
+            title="t",
+            project_id=admin.projects.get("alpha").id,
+            now=runtime.clock.now(),
+        )
     admin.budgets.create("alpha budget", scope="project", project="alpha", limit=10)
     admin.providers.add("upstream", kind="openai", base_url="http://127.0.0.1:9/v1")
     admin.agents.create_version("bot", config={"model": "gpt-4o-mini"})
@@ -167,6 +191,8 @@ def call(http: TestClient, method: str, path: str, world: World, key: str | None
         .replace("{second}", "1")
         .replace("{budget_id}", str(world.admin.budgets.list()[0].id))
         .replace("{provider}", "upstream")
+        .replace("{alert_id}", "1")
+        .replace("{rule_id}", "1")
     )
     headers = bearer(key) if key else {}
     return http.request(method, filled, json=BODIES.get((method, path)), headers=headers)

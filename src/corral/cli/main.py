@@ -8,6 +8,7 @@ from corral import __version__
 from corral.cli import (
     account,
     agents,
+    alerts,
     audit,
     budgets,
     db,
@@ -46,6 +47,7 @@ cli.add_command(users.users)
 cli.add_command(openapi.openapi)
 cli.add_command(policies.policies)
 cli.add_command(audit.audit)
+cli.add_command(alerts.alerts)
 cli.add_command(fake_llm.fake_llm)
 cli.add_command(budgets.budgets)
 cli.add_command(providers.providers)

@@ -23,6 +23,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from corral.core.access import Principal, authorize, resolve_project
+from corral.core.alerts import raise_alert
 from corral.core.audit import record_audit
 from corral.core.budget_windows import bucket_start, resets_at, window_buckets
 from corral.core.runtime import Runtime
@@ -294,10 +295,7 @@ def settle(
     uow.flush()
     if actual is not None:
         _fire_thresholds(
-            uow,
-            [h["budget_id"] for h in holds],
-            [counters[h["counter_id"]] for h in holds if h["counter_id"] in counters],
-            now,
+            uow, [counters[h["counter_id"]] for h in holds if h["counter_id"] in counters], now
         )
     return row
 
@@ -323,16 +321,14 @@ def expire_reservations(rt: Runtime) -> int:
     return len(stale)
 
 
-def _fire_thresholds(
-    uow: Session, budget_ids: Sequence[int], counters: Sequence[BudgetCounterRow], now: datetime
-) -> None:
+def _fire_thresholds(uow: Session, counters: Sequence[BudgetCounterRow], now: datetime) -> None:
     """Record each soft threshold newly crossed (once per budget, subject and window)."""
     for counter in counters:
         budget = uow.get(BudgetRow, counter.budget_id)
         if budget is None:
             continue
         first, last = window_buckets(budget.window, now, budget.rolling_hours)  # type: ignore[arg-type]
-        spent = (
+        spent = int(
             uow.scalar(
                 select(func.coalesce(func.sum(BudgetCounterRow.spent), 0)).where(
                     BudgetCounterRow.budget_id == budget.id,
@@ -344,9 +340,8 @@ def _fire_thresholds(
             or 0
         )
         percent = 100 * spent / budget.limit_units
-        crossed = [t for t in budget.thresholds if percent >= t]
-        if crossed:
-            insert_ignoring_conflicts(
+        for threshold in (t for t in budget.thresholds if percent >= t):
+            fresh = insert_ignoring_conflicts(
                 uow,
                 BudgetAlertRow.__table__,  # type: ignore[arg-type]
                 [
@@ -354,13 +349,32 @@ def _fire_thresholds(
                         "budget_id": budget.id,
                         "subject_key": counter.subject_key,
                         "window_start": first,
-                        "threshold": t,
+                        "threshold": threshold,
                         "spent_units": spent,
                         "limit_units": budget.limit_units,
                         "fired_at": now,
                     }
-                    for t in crossed
                 ],
+            )
+            if not fresh:
+                continue
+            who = f" for {counter.subject_key}" if counter.subject_key else ""
+            raise_alert(
+                uow,
+                kind="budget_threshold",
+                severity="critical" if threshold >= 100 else "warning",
+                key=f"budget:{budget.id}:{counter.subject_key}:{first.isoformat()}:{threshold}",
+                title=f"Budget {budget.name!r}{who} reached {threshold}% "
+                f"({_fmt(budget.unit, spent)} of {_fmt(budget.unit, budget.limit_units)})",
+                details={
+                    "budget": budget.id,
+                    "subject": counter.subject_key or budget.subject,
+                    "threshold": threshold,
+                    "spent": from_units(budget.unit, spent),
+                    "limit": from_units(budget.unit, budget.limit_units),
+                },
+                project_id=budget.project_id,
+                now=now,
             )
 
 

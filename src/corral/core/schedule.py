@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from corral.core.alerts import deliver_webhooks
 from corral.core.audit_trail import write_checkpoint
 from corral.core.budgets import expire_reservations
 from corral.core.jobs import Job
@@ -13,4 +14,5 @@ def background_jobs(settings: Settings) -> list[Job]:
     return [
         Job("audit-checkpoint", settings.audit_checkpoint_minutes * 60, write_checkpoint),
         Job("budget-expiry", 60, expire_reservations),
+        Job("webhook-delivery", 2, deliver_webhooks),
     ]

@@ -34,6 +34,7 @@ from corral.sdk import _identity_operations as idops
 from corral.sdk import _lifecycle_operations as lops
 from corral.sdk import _operations as ops
 from corral.sdk._calls import Call, default_headers, read_response, resolve_settings
+from corral.sdk.alerts import Alerts, AsyncAlerts
 from corral.sdk.cost import AsyncBudgets, AsyncProviders, Budgets, Providers
 
 T = TypeVar("T")
@@ -69,6 +70,7 @@ class Client:
         self.audit = Audit(self)
         self.budgets = Budgets(self)
         self.providers = Providers(self)
+        self.alerts = Alerts(self)
 
     def call(self, call: Call[T]) -> T:
         """Send one prepared call and read its answer."""
@@ -156,6 +158,7 @@ class AsyncClient:
         self.audit = AsyncAudit(self)
         self.budgets = AsyncBudgets(self)
         self.providers = AsyncProviders(self)
+        self.alerts = AsyncAlerts(self)
 
     async def call(self, call: Call[T]) -> T:
         response = await self._http.request(

@@ -1,6 +1,12 @@
 """The database schema, one module per area. Migrations under ``migrations/`` build exactly
 this (a test checks it). Import every table module here so ``Base.metadata`` is complete."""
 
+from corral.db.schema.alerts import (
+    AlertNotificationRow,
+    AlertRow,
+    AlertRuleRow,
+    WebhookDeliveryRow,
+)
 from corral.db.schema.audit import AuditCheckpointRow, AuditEventRow, AuditHeadRow
 from corral.db.schema.base import Base
 from corral.db.schema.cost import (
@@ -35,6 +41,9 @@ from corral.db.schema.tenancy import (
 __all__ = [
     "AgentRow",
     "AgentVersionRow",
+    "AlertNotificationRow",
+    "AlertRow",
+    "AlertRuleRow",
     "ApiKeyProjectRow",
     "ApiKeyRow",
     "AuditCheckpointRow",
@@ -56,5 +65,6 @@ __all__ = [
     "UserInviteRow",
     "UserRow",
     "UserSessionRow",
+    "WebhookDeliveryRow",
     "WorkspaceRow",
 ]

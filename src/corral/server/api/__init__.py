@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends
 from corral.schemas.common import ErrorResponse
 from corral.server.api import (
     agents,
+    alerts,
     audit,
     auth,
     budgets,
@@ -47,6 +48,7 @@ def build_v1_router() -> APIRouter:
         audit,
         budgets,
         providers,
+        alerts,
     ):
         v1.include_router(module.router)
     return v1
