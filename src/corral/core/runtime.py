@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from corral.core.clock import Clock, SystemClock
 from corral.db.database import Database
 from corral.settings import Settings
+
+if TYPE_CHECKING:
+    from corral.core.span_store import StoredBatch
 
 
 @dataclass
@@ -17,6 +22,10 @@ class Runtime:
     db: Database
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
+    span_listeners: list[Callable[[StoredBatch], None]] = field(default_factory=list)
+    """Called with the spans of each committed ingest batch (detectors subscribe here)."""
+    extensions: dict[str, Any] = field(default_factory=dict)
+    """Per-runtime shared objects that services create on first use (e.g. the group committer)."""
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock | None = None) -> Runtime:

@@ -3,6 +3,7 @@ this (a test checks it). Import every table module here so ``Base.metadata`` is 
 
 from corral.db.schema.audit import AuditEventRow, AuditHeadRow
 from corral.db.schema.base import Base
+from corral.db.schema.observability import SessionRow, SpanRow, TraceRow
 from corral.db.schema.tenancy import (
     AgentRow,
     ApiKeyProjectRow,
@@ -22,6 +23,9 @@ __all__ = [
     "Base",
     "ProjectMemberRow",
     "ProjectRow",
+    "SessionRow",
+    "SpanRow",
+    "TraceRow",
     "UserRow",
     "WorkspaceRow",
 ]

@@ -1,0 +1,1 @@
+"""Helpers for tests, benchmarks and demos: synthetic workloads that exercise a real server."""
