@@ -24,6 +24,8 @@ SELF_SCOPED = {
     ("POST", "/v1/keys"),
     ("GET", "/v1/users"),
     ("GET", "/v1/agents"),
+    ("POST", "/v1/traces"),
+    ("GET", "/v1/trace-metrics"),
 }
 # Workspace-level actions: a project viewer is refused with 403.
 WORKSPACE_ADMIN = {
@@ -49,6 +51,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/agents"): {"name": "newbot"},
     ("PATCH", "/v1/agents/{agent}"): {"description": "changed"},
     ("POST", "/v1/keys"): {"name": "k"},
+    ("POST", "/v1/projects/{project}/traces/purge"): {"before": "2026-01-01T00:00:00Z"},
 }
 
 

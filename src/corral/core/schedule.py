@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from corral.core.jobs import Job
+from corral.core.retention import enforce_retention
+from corral.settings import Settings
 
 
-def background_jobs() -> list[Job]:
+def background_jobs(settings: Settings | None = None) -> list[Job]:
     """Every periodic job of the server (each takes leadership before it runs)."""
-    return []
+    settings = settings or Settings()
+    return [
+        Job("trace-retention", settings.retention_interval_seconds, enforce_retention),
+    ]

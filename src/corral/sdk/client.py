@@ -20,6 +20,7 @@ from corral.schemas.status import Status
 from corral.schemas.tenancy import Agent, Membership, Project, User
 from corral.sdk import _operations as ops
 from corral.sdk._calls import Call, default_headers, read_response, resolve_settings
+from corral.sdk.traces import AsyncSessions, AsyncTraces, Sessions, Traces
 
 T = TypeVar("T")
 
@@ -50,6 +51,8 @@ class Client:
         self.agents = Agents(self)
         self.users = Users(self)
         self.keys = Keys(self)
+        self.traces = Traces(self)
+        self.sessions = Sessions(self)
 
     def call(self, call: Call[T]) -> T:
         """Send one prepared call and read its answer."""
@@ -107,6 +110,8 @@ class AsyncClient:
         self.agents = AsyncAgents(self)
         self.users = AsyncUsers(self)
         self.keys = AsyncKeys(self)
+        self.traces = AsyncTraces(self)
+        self.sessions = AsyncSessions(self)
 
     async def call(self, call: Call[T]) -> T:
         response = await self._http.request(

@@ -60,7 +60,7 @@ def create_app(
                 "if it is lost, run `corral db admin-key` for a new one.",
                 admin_key,
             )
-        jobs = JobRunner(rt, background_jobs() if settings.jobs_enabled else [])
+        jobs = JobRunner(rt, background_jobs(settings) if settings.jobs_enabled else [])
         jobs.start()
         try:
             yield

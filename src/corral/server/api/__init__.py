@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from corral.schemas.common import ErrorResponse
-from corral.server.api import agents, keys, otlp, projects, status, users
+from corral.server.api import agents, keys, otlp, projects, status, traces, users
 from corral.server.deps import current_principal
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -23,6 +23,6 @@ def build_v1_router() -> APIRouter:
     v1 = APIRouter(
         prefix="/v1", dependencies=[Depends(current_principal)], responses=ERROR_RESPONSES
     )
-    for module in (status, projects, users, agents, keys, otlp):
+    for module in (status, projects, users, agents, keys, otlp, traces):
         v1.include_router(module.router)
     return v1
