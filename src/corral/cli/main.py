@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from corral import __version__
-from corral.cli import account, agents, db, keys, openapi, projects, serve, users
+from corral.cli import account, agents, db, keys, openapi, projects, serve, sessions, traces, users
 from corral.cli.context import CliState
 
 
@@ -29,6 +29,8 @@ cli.add_command(agents.agents)
 cli.add_command(keys.keys)
 cli.add_command(users.users)
 cli.add_command(openapi.openapi)
+cli.add_command(traces.traces)
+cli.add_command(sessions.sessions)
 
 
 def main() -> None:
