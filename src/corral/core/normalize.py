@@ -188,13 +188,13 @@ def normalize_span(span: DecodedSpan, resource: Mapping[str, Any]) -> Normalized
             tool_result = _text(attrs.get("output.value"))
         if tool_name is None and attrs.get("traceloop.entity.name") is not None:
             tool_name = attrs["traceloop.entity.name"]
-    input_text = _text(_first(attrs, INPUT_TEXT)) or _indexed_messages(
-        attrs, ("llm.input_messages.", "gen_ai.prompt.")
-    )
-    output_text = _text(_first(attrs, OUTPUT_TEXT)) or _indexed_messages(
-        attrs, ("llm.output_messages.", "gen_ai.completion.")
-    )
-    if input_text is None or output_text is None:
+    input_text = _text(_first(attrs, INPUT_TEXT))
+    if input_text is None and _has_indexed(attrs, _INPUT_FIRST):
+        input_text = _indexed_messages(attrs, ("llm.input_messages.", "gen_ai.prompt."))
+    output_text = _text(_first(attrs, OUTPUT_TEXT))
+    if output_text is None and _has_indexed(attrs, _OUTPUT_FIRST):
+        output_text = _indexed_messages(attrs, ("llm.output_messages.", "gen_ai.completion."))
+    if (input_text is None or output_text is None) and span.events:
         event_input, event_output = _messages_from_events(span.events)
         input_text = input_text or event_input
         output_text = output_text or event_output
@@ -303,6 +303,26 @@ def _text(value: Any) -> str | None:
         return None
     text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
     return text[:TEXT_LIMIT]
+
+
+_INPUT_FIRST: Final = (
+    "llm.input_messages.0.message.content",
+    "llm.input_messages.0.message.role",
+    "gen_ai.prompt.0.content",
+    "gen_ai.prompt.0.role",
+)
+_OUTPUT_FIRST: Final = (
+    "llm.output_messages.0.message.content",
+    "llm.output_messages.0.message.role",
+    "gen_ai.completion.0.content",
+    "gen_ai.completion.0.role",
+)
+
+
+def _has_indexed(attrs: Mapping[str, Any], first_keys: Sequence[str]) -> bool:
+    # A flattened message list always has an element 0; checking for it spares a scan of
+    # every attribute on the many spans that carry no messages.
+    return any(key in attrs for key in first_keys)
 
 
 def _indexed_messages(attrs: Mapping[str, Any], prefixes: tuple[str, ...]) -> str | None:

@@ -331,17 +331,6 @@ def _roll_up_traces(uow: Session, project_id: int, spans: list[NormalizedSpan]) 
             }
         )
 
-    def root_wins(table: Any, excluded: Any) -> dict[str, Any]:
-        arrived = excluded.root_span_id.is_not(None)
-        return {
-            "name": case((arrived, excluded.name), else_=table.c.name),
-            "root_span_id": case((arrived, excluded.root_span_id), else_=table.c.root_span_id),
-            "agent_name": case(
-                (and_(arrived, excluded.agent_name.is_not(None)), excluded.agent_name),
-                else_=table.c.agent_name,
-            ),
-        }
-
     upsert_rollups(
         uow,
         _TRACES,
@@ -351,8 +340,21 @@ def _roll_up_traces(uow: Session, project_id: int, spans: list[NormalizedSpan]) 
         least=("start_time",),
         greatest=("end_time",),
         keep_first=("session_id", "user_id"),
-        override=root_wins,
+        override=_root_wins,
     )
+
+
+def _root_wins(table: Any, excluded: Any) -> dict[str, Any]:
+    """When a trace's root span arrives, its name and agent become the trace's."""
+    arrived = excluded.root_span_id.is_not(None)
+    return {
+        "name": case((arrived, excluded.name), else_=table.c.name),
+        "root_span_id": case((arrived, excluded.root_span_id), else_=table.c.root_span_id),
+        "agent_name": case(
+            (and_(arrived, excluded.agent_name.is_not(None)), excluded.agent_name),
+            else_=table.c.agent_name,
+        ),
+    }
 
 
 def _roll_up_sessions(uow: Session, project_id: int, spans: list[NormalizedSpan]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, or_, select
@@ -64,6 +64,7 @@ SUMMARY_COLUMNS = (
 _SUMMARY_NAMES = tuple(column.key for column in SUMMARY_COLUMNS)
 MAX_TREE_SPANS = 50_000
 MAX_GRAPH_TRACES = 2_000
+DEFAULT_GRAPH_RANGE = timedelta(days=1)
 
 
 def list_traces(
@@ -324,13 +325,15 @@ def handoff_graph(
                 SpanRow.project_id == project_row.id, SpanRow.session_id == session
             )
         else:
+            # The agent's traces in the range, found through the (project, start time) index.
+            until = until or rt.clock.now()
+            since = since or until - DEFAULT_GRAPH_RANGE
             traces = select(SpanRow.trace_id).where(
-                SpanRow.project_id == project_row.id, SpanRow.agent_name == agent
+                SpanRow.project_id == project_row.id,
+                SpanRow.start_time >= since,
+                SpanRow.start_time < until,
+                SpanRow.agent_name == agent,
             )
-            if since is not None:
-                traces = traces.where(SpanRow.start_time >= since)
-            if until is not None:
-                traces = traces.where(SpanRow.start_time < until)
             trace_ids = list(
                 uow.scalars(traces.distinct().order_by(SpanRow.trace_id).limit(MAX_GRAPH_TRACES))
             )

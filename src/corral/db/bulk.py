@@ -10,12 +10,15 @@ thousands of rows per second.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
 from sqlalchemy import Dialect, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+
+from corral.db.types import UtcDateTime
 
 
 def bulk_insert_ignoring_conflicts(
@@ -58,6 +61,19 @@ def _prepared(
         if order != list(columns):
             raise AssertionError(f"unexpected parameter order {order}")
     processors: list[Callable[[Any], Any] | None] = [
-        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
+        _sqlite_utc
+        if dialect.name == "sqlite" and isinstance(table.c[name].type, UtcDateTime)
+        else table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        for name in columns
     ]
     return str(compiled), bool(dialect.positional), processors
+
+
+def _sqlite_utc(value: datetime) -> str:
+    """What :class:`UtcDateTime` stores on SQLite (naive UTC, microseconds always written, as
+    SQLAlchemy's SQLite DATETIME does), at a fraction of the cost; a test holds them equal."""
+    if value.tzinfo is None:
+        raise ValueError("UtcDateTime needs a timezone-aware datetime")
+    if value.utcoffset():
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from corral.db.types import dump_json, load_json
 from corral.errors import InvalidRequest, ServiceUnavailable
 
 Dialect = Literal["sqlite", "postgresql"]
@@ -74,7 +75,12 @@ class Database:
             if database and database != ":memory:":
                 Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             self.engine = create_engine(
-                self.url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=60
+                self.url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_timeout=60,
+                json_serializer=dump_json,
+                json_deserializer=load_json,
             )
             _configure_sqlite(self.engine, sqlite_synchronous)
             # One writer at a time: waiting on a lock is far cheaper than SQLite's busy loop.
@@ -86,6 +92,8 @@ class Database:
                 max_overflow=pool_size,
                 pool_pre_ping=True,
                 pool_timeout=60,
+                json_serializer=dump_json,
+                json_deserializer=load_json,
             )
             self._write_lock = nullcontext()
         self._reader = sessionmaker(bind=self.engine, expire_on_commit=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Table, func
@@ -41,23 +42,40 @@ def upsert_rollups(
     table: Table,
     rows: Sequence[dict[str, Any]],
     *,
-    key: Sequence[str],
-    add: Sequence[str] = (),
-    least: Sequence[str] = (),
-    greatest: Sequence[str] = (),
-    keep_first: Sequence[str] = (),
+    key: tuple[str, ...],
+    add: tuple[str, ...] = (),
+    least: tuple[str, ...] = (),
+    greatest: tuple[str, ...] = (),
+    keep_first: tuple[str, ...] = (),
     override: Callable[[Any, Any], dict[str, Any]] | None = None,
 ) -> None:
     """Insert rollup rows, or fold them into the rows already there, in one statement.
 
     On a key collision: ``add`` columns are summed, ``least`` / ``greatest`` keep the smaller /
     larger value, ``keep_first`` keeps the stored value unless it is NULL, and ``override(table,
-    excluded)`` returns any other assignments. Rows are sorted by key so that concurrent batches
-    lock them in the same order (no deadlocks on PostgreSQL).
+    excluded)`` returns any other assignments (pass a module-level function: the statement is
+    built once per combination). Rows are sorted by key so that concurrent batches lock them in
+    the same order (no deadlocks on PostgreSQL).
     """
     if not rows:
         return
     dialect = uow.get_bind().dialect.name
+    statement = _rollup_statement(table, dialect, key, add, least, greatest, keep_first, override)
+    ordered = sorted(rows, key=lambda row: tuple(row[k] for k in key))
+    uow.execute(statement, ordered)
+
+
+@cache
+def _rollup_statement(
+    table: Table,
+    dialect: str,
+    key: tuple[str, ...],
+    add: tuple[str, ...],
+    least: tuple[str, ...],
+    greatest: tuple[str, ...],
+    keep_first: tuple[str, ...],
+    override: Callable[[Any, Any], dict[str, Any]] | None,
+) -> Any:
     module: Any = postgresql if dialect == "postgresql" else sqlite
     smaller = func.least if dialect == "postgresql" else func.min
     larger = func.greatest if dialect == "postgresql" else func.max
@@ -74,6 +92,4 @@ def upsert_rollups(
         assignments[name] = func.coalesce(table.c[name], excluded[name])
     if override is not None:
         assignments.update(override(table, excluded))
-    statement = statement.on_conflict_do_update(index_elements=list(key), set_=assignments)
-    ordered = sorted(rows, key=lambda row: tuple(row[k] for k in key))
-    uow.execute(statement, ordered)
+    return statement.on_conflict_do_update(index_elements=list(key), set_=assignments)

@@ -358,7 +358,9 @@ def test_sessions_timeline_graph_and_metrics(
         "tool:search",
         "tool:save",
     }
-    writer = admin.traces.handoff_graph("alpha", agent="writer")
+    writer = admin.traces.handoff_graph(
+        "alpha", agent="writer", since="2026-01-01T00:00:00Z", until="2026-01-02T00:00:00Z"
+    )
     assert {(e.source, e.target) for e in writer.edges} == {
         ("agent:planner", "agent:writer"),
         ("agent:writer", "tool:save"),

@@ -25,7 +25,6 @@ class SpanRow(Base):
         # Deduplicates retried exports, and serves the trace tree (project, trace).
         Index(None, "project_id", "trace_id", "span_id", unique=True),
         Index(None, "project_id", "session_id", "start_time"),
-        Index(None, "project_id", "agent_name", "start_time"),
         Index(None, "project_id", "start_time"),
     )
 

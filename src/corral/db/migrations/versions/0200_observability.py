@@ -67,11 +67,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("spans", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_spans_project_id_agent_name_start_time"),
-            ["project_id", "agent_name", "start_time"],
-            unique=False,
-        )
-        batch_op.create_index(
             batch_op.f("ix_spans_project_id_session_id_start_time"),
             ["project_id", "session_id", "start_time"],
             unique=False,
@@ -184,6 +179,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_spans_project_id_trace_id_span_id"))
         batch_op.drop_index(batch_op.f("ix_spans_project_id_start_time"))
         batch_op.drop_index(batch_op.f("ix_spans_project_id_session_id_start_time"))
-        batch_op.drop_index(batch_op.f("ix_spans_project_id_agent_name_start_time"))
 
     op.drop_table("spans")
