@@ -308,7 +308,8 @@ def main() -> None:
             phoenix = outcome
             runs.append(outcome)
     print_table(
-        f"OTLP ingest, {args.senders} senders, {args.traces_per_post * SPANS_PER_TRACE} spans per POST",
+        f"OTLP ingest, {args.senders} senders, "
+        f"{args.traces_per_post * SPANS_PER_TRACE} spans per POST",
         [
             (
                 r.system,

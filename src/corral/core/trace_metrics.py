@@ -97,7 +97,7 @@ def trace_metrics(
             spans = spans.where(SpanRow.span_type == span_type)
         buckets: dict[tuple[datetime, str | None], _Bucket] = {}
         origin = since.astimezone(UTC)
-        for start, key, status, tokens_in, tokens_out, cost, duration in uow.execute(
+        for start, key, status, tokens_in, tokens_out, cost, duration in uow.connection().execute(
             spans.execution_options(yield_per=5000)
         ):
             index = int((start - origin) / step)

@@ -157,16 +157,19 @@ def get_trace(rt: Runtime, actor: Principal, project: str, trace_id: str) -> Tra
         project_row = resolve_project(uow, actor, project, Permission.TRACES_READ)
         trace_id = _hex_id(trace_id, 32, "trace_id")
         trace = _trace_row(uow, project_row.id, trace_id)
-        rows = uow.execute(
-            select(*SUMMARY_COLUMNS)
-            .where(SpanRow.project_id == project_row.id, SpanRow.trace_id == trace_id)
-            .order_by(SpanRow.start_time, SpanRow.id)
-            .limit(MAX_TREE_SPANS)
-        ).all()
+        rows = (
+            uow.connection()
+            .execute(
+                select(*SUMMARY_COLUMNS)
+                .where(SpanRow.project_id == project_row.id, SpanRow.trace_id == trace_id)
+                .order_by(SpanRow.start_time, SpanRow.id)
+                .limit(MAX_TREE_SPANS)
+            )
+            .all()
+        )
     spans = [dict(zip(_SUMMARY_NAMES, r, strict=True)) for r in rows]
-    return TraceTree(
-        trace=describe_trace(trace), spans=[SpanSummary(**s) for s in _depth_first(spans)]
-    )
+    # One validation pass over the whole tree: thousands of spans per trace are common.
+    return TraceTree.model_validate({"trace": describe_trace(trace), "spans": _depth_first(spans)})
 
 
 def get_span(
@@ -279,7 +282,11 @@ def session_timeline(
                     and_(SpanRow.start_time == at, SpanRow.id > int(last_id)),
                 )
             )
-        rows = uow.execute(query.order_by(SpanRow.start_time, SpanRow.id).limit(limit + 1)).all()
+        rows = (
+            uow.connection()
+            .execute(query.order_by(SpanRow.start_time, SpanRow.id).limit(limit + 1))
+            .all()
+        )
     page = [SpanSummary(**dict(zip(_SUMMARY_NAMES, r[1:], strict=True))) for r in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
@@ -340,7 +347,7 @@ def handoff_graph(
             query = select(*columns).where(
                 SpanRow.project_id == project_row.id, SpanRow.trace_id.in_(trace_ids)
             )
-        rows = uow.execute(query).all()
+        rows = uow.connection().execute(query).all()
     return build_graph(rows, focus=agent)
 
 
