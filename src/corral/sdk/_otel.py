@@ -37,6 +37,7 @@ CONTENT_PREFIXES = (
 """Attributes that carry message or payload content (several conventions)."""
 
 WARN_EVERY_SECONDS = 30.0
+RETRY_CAP_SECONDS = 30.0
 
 
 def build_provider(
@@ -132,6 +133,8 @@ class CorralSpanProcessor(SpanProcessor):
         self._export_lock = threading.Lock()
         self._stopped = False
         self._last_warning = 0.0
+        self._failures = 0
+        self._retry_at = 0.0
         self._thread = threading.Thread(target=self._run, name="corral-span-export", daemon=True)
         self._thread.start()
 
@@ -169,9 +172,11 @@ class CorralSpanProcessor(SpanProcessor):
 
     def _run(self) -> None:
         while not self._stopped:
-            self._wake.wait(self._delay)
+            self._wake.wait(max(self._delay, self._retry_at - time.monotonic()))
             self._wake.clear()
-            while self._queue and not self._stopped:
+            # After a failed export, wait before the next attempt: encoding and sending batches
+            # to a Corral that is down would only take CPU from the agent.
+            while self._queue and not self._stopped and time.monotonic() >= self._retry_at:
                 self._export_once()
 
     def _export_once(self) -> None:
@@ -186,8 +191,11 @@ class CorralSpanProcessor(SpanProcessor):
                 result = SpanExportResult.FAILURE
         if result is SpanExportResult.SUCCESS:
             self._stats.exported += len(batch)
+            self._failures, self._retry_at = 0, 0.0
         else:
             self._stats.failed += len(batch)
+            self._failures += 1
+            self._retry_at = time.monotonic() + min(RETRY_CAP_SECONDS, 0.5 * 2**self._failures)
             self._warn("Corral did not accept an export")
 
     def _warn(self, reason: str) -> None:
