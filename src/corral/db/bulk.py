@@ -28,8 +28,29 @@ def bulk_insert_ignoring_conflicts(
     collide with a unique key."""
     if not rows:
         return
+    dialect = uow.connection().dialect
+    module: Any = postgresql if dialect.name == "postgresql" else sqlite
+    execute_many(uow, _insert_statement(table, module), table, columns, rows)
+
+
+@cache
+def _insert_statement(table: Table, module: Any) -> Any:
+    return module.insert(table).on_conflict_do_nothing()
+
+
+def execute_many(
+    uow: Session,
+    statement: Any,
+    table: Table,
+    columns: tuple[str, ...],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """Run an INSERT-like ``statement`` (built once and reused: it is compiled once) for each
+    row of ``rows``, given as tuples in ``columns`` order."""
+    if not rows:
+        return
     connection = uow.connection()
-    sql, positional, processors = _prepared(table, columns, connection.dialect)
+    sql, positional, processors = _prepared(statement, table, columns, connection.dialect)
     converted: list[Any]
     if positional:
         converted = [
@@ -51,10 +72,8 @@ def bulk_insert_ignoring_conflicts(
 
 @cache
 def _prepared(
-    table: Table, columns: tuple[str, ...], dialect: Dialect
+    statement: Any, table: Table, columns: tuple[str, ...], dialect: Dialect
 ) -> tuple[str, bool, list[Callable[[Any], Any] | None]]:
-    module: Any = postgresql if dialect.name == "postgresql" else sqlite
-    statement = module.insert(table).on_conflict_do_nothing()
     compiled = statement.compile(dialect=dialect, column_keys=list(columns))
     if dialect.positional:
         order = [compiled.binds[name].key for name in compiled.positiontup or ()]

@@ -10,6 +10,8 @@ from sqlalchemy import Table, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from corral.db.bulk import execute_many
+
 
 def insert_ignoring_conflicts(uow: Session, table: Table, rows: Sequence[dict[str, Any]]) -> int:
     """Insert ``rows``, skipping any that collide with a unique key. Returns rows inserted."""
@@ -62,7 +64,10 @@ def upsert_rollups(
     dialect = uow.get_bind().dialect.name
     statement = _rollup_statement(table, dialect, key, add, least, greatest, keep_first, override)
     ordered = sorted(rows, key=lambda row: tuple(row[k] for k in key))
-    uow.execute(statement, ordered)
+    columns = tuple(ordered[0])
+    execute_many(
+        uow, statement, table, columns, [tuple(row[c] for c in columns) for row in ordered]
+    )
 
 
 @cache
