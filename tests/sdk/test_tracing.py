@@ -78,8 +78,9 @@ def test_content_capture_with_redaction() -> None:
             return f"sent to {to}"
 
         send_mail("ada@example.com")
-        with corral.tool("manual", arguments={"to": "ada@example.com"}) as span:
-            span[0].set_attribute("input.value", "from ada@example.com")
+        with corral.tool("manual", arguments={"to": "ada@example.com"}) as call:
+            call.span.set_attribute("input.value", "from ada@example.com")
+            call.record_result("done for ada@example.com")
         found = finished(memory)
     finally:
         corral.shutdown()
@@ -87,6 +88,7 @@ def test_content_capture_with_redaction() -> None:
     assert found["execute_tool send_mail"]["gen_ai.tool.call.result"] == "sent to <email>"
     assert found["execute_tool manual"]["gen_ai.tool.call.arguments"] == '{"to": "<email>"}'
     assert found["execute_tool manual"]["input.value"] == "from <email>"
+    assert found["execute_tool manual"]["gen_ai.tool.call.result"] == "done for <email>"
 
 
 def test_errors_mark_the_span_and_propagate(spans: InMemorySpanExporter) -> None:

@@ -193,7 +193,7 @@ class _Decorating:
 
     def __enter__(self) -> Any:
         self._state = self._enter()
-        return self._state
+        return self
 
     def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> None:
         self._exit(self._state, error)
@@ -258,7 +258,10 @@ class session(_Decorating):
 
 
 class _SpanScope(_Decorating):
-    operation = ""
+    @property
+    def span(self) -> Any:
+        """The OpenTelemetry span (inside the ``with`` block), to add attributes or events."""
+        return self._state[0]
 
     def _span_name(self) -> str:
         raise NotImplementedError
