@@ -77,13 +77,26 @@ class Server:
     admin_key: str
 
     def rss_mib(self) -> float:
+        """Resident memory of the server and its worker processes."""
+        return tree_rss_mib(self.process.pid)
+
+
+def tree_rss_mib(pid: int) -> float:
+    total, pending, seen = 0.0, [pid], set()
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
         try:
-            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
+                    total += int(line.split()[1]) / 1024
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(c) for c in (task / "children").read_text().split())
         except OSError:
-            pass
-        return float("nan")
+            continue
+    return total if seen else float("nan")
 
 
 @contextmanager

@@ -69,7 +69,7 @@ class Run:
 
 def payloads(spans: int, traces_per_post: int, project: str | None) -> list[bytes]:
     shape = TraceShape(project=project)
-    posts = max(1, spans // (traces_per_post * SPANS_PER_TRACE))
+    posts = max(1, -(-spans // (traces_per_post * SPANS_PER_TRACE)))  # rounded up
     return [
         agent_trace_request(traces_per_post, shape=shape, seed=n).SerializeToString()
         for n in range(posts)
@@ -109,7 +109,9 @@ def send_all(
     return latencies, refusals, time.perf_counter() - began
 
 
-def bench_corral(database: str, url: str, bodies: list[bytes], senders: int) -> Run:
+def bench_corral(
+    database: str, url: str, bodies: list[bytes], senders: int, workers: int = 1
+) -> Run:
     from sqlalchemy import func, select
 
     import corral
@@ -117,7 +119,7 @@ def bench_corral(database: str, url: str, bodies: list[bytes], senders: int) -> 
     from corral.db.schema import ProjectRow, SpanRow
     from corral.settings import Settings
 
-    with corral_server(url) as server:
+    with corral_server(url, CORRAL_WORKERS=str(workers)) as server:
         client = corral.Client(url=server.url, api_key=server.admin_key)
         client.projects.create("bench")
         client.close()
@@ -139,7 +141,7 @@ def bench_corral(database: str, url: str, bodies: list[bytes], senders: int) -> 
     sent = len(bodies) * agent_spans(bodies[0])
     accepted = (len(bodies) - sum(refusals.values())) * agent_spans(bodies[0])
     return Run(
-        system="corral",
+        system="corral" if workers == 1 else f"corral, {workers} workers",
         database=database,
         spans_sent=sent,
         spans_stored=int(stored or 0),
@@ -271,6 +273,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="A short run (11,000 spans).")
     parser.add_argument("--spans", type=int, help="Spans per Corral run (default 200,000).")
     parser.add_argument("--senders", type=int, default=4)
+    parser.add_argument(
+        "--workers", default="1", help="Server worker processes, comma-separated to compare."
+    )
     parser.add_argument("--traces-per-post", type=int, default=50)
     parser.add_argument(
         "--postgres-url", default=os.environ.get("CORRAL_BENCH_POSTGRES_URL", DEFAULT_POSTGRES)
@@ -286,17 +291,17 @@ def main() -> None:
     runs: list[Run] = []
     notes: list[str] = []
     for database in args.databases.split(","):
-        if database == "sqlite":
-            with tempfile.TemporaryDirectory(prefix="corral-bench-db-") as scratch:
-                runs.append(
-                    bench_corral("sqlite", f"sqlite:///{scratch}/corral.db", bodies, args.senders)
-                )
-        elif database == "postgresql":
-            if not postgres_available(args.postgres_url):
-                notes.append(f"PostgreSQL not reachable at {args.postgres_url}; skipped")
-                continue
-            with scratch_postgres(args.postgres_url) as url:
-                runs.append(bench_corral("postgresql", url, bodies, args.senders))
+        for workers in (int(w) for w in args.workers.split(",")):
+            if database == "sqlite":
+                with tempfile.TemporaryDirectory(prefix="corral-bench-db-") as scratch:
+                    url = f"sqlite:///{scratch}/corral.db"
+                    runs.append(bench_corral("sqlite", url, bodies, args.senders, workers))
+            elif database == "postgresql":
+                if not postgres_available(args.postgres_url):
+                    notes.append(f"PostgreSQL not reachable at {args.postgres_url}; skipped")
+                    break
+                with scratch_postgres(args.postgres_url) as url:
+                    runs.append(bench_corral("postgresql", url, bodies, args.senders, workers))
     phoenix: Run | None = None
     if not args.no_phoenix:
         outcome = bench_phoenix(
@@ -339,7 +344,11 @@ def main() -> None:
         "quick": args.quick,
         "runs": [asdict(r) for r in runs],
     }
-    sqlite_run = next((r for r in runs if r.system == "corral" and r.database == "sqlite"), None)
+    sqlite_run = max(
+        (r for r in runs if r.system.startswith("corral") and r.database == "sqlite"),
+        key=lambda r: r.durable_spans_per_s,
+        default=None,
+    )
     if phoenix is not None and sqlite_run is not None and phoenix.durable_spans_per_s > 0:
         ratio = sqlite_run.durable_spans_per_s / phoenix.durable_spans_per_s
         figures["corral_sqlite_vs_phoenix"] = round(ratio, 1)

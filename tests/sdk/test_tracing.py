@@ -136,3 +136,19 @@ def test_instrumenting_needs_configure_first() -> None:
     corral.shutdown()
     with pytest.raises(RuntimeError, match="configure"):
         corral.instrument_openai()
+
+
+def test_importing_corral_does_not_load_opentelemetry() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, corral\n"
+        "corral.session, corral.agent, corral.tool, corral.configure\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'opentelemetry', 'google', 'genai_prices', 'openinference'}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -5,12 +5,14 @@ from __future__ import annotations
 import gzip
 
 import pytest
+from sqlalchemy import select
 from fastapi.testclient import TestClient
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 import corral
 from corral.core.runtime import Runtime
 from corral.core.span_store import StoredBatch
+from corral.db.schema import AuditEventRow
 from tests.conftest import bearer
 from tests.server.otlp_helpers import (
     export,
@@ -398,7 +400,7 @@ def test_listeners_see_committed_spans(runtime: Runtime, http: TestClient, world
 
 
 def test_purge_is_for_admins_and_audited(
-    http: TestClient, world: World, admin: corral.Client
+    runtime: Runtime, http: TestClient, world: World, admin: corral.Client
 ) -> None:
     post_protobuf(http, world.agent_key, export(*agent_run(50, session="old")))
     post_protobuf(http, world.agent_key, export(*agent_run(51, session="keep")))
@@ -412,3 +414,7 @@ def test_purge_is_for_admins_and_audited(
         admin.traces.get("alpha", trace_id_hex(50))
     with pytest.raises(corral.InvalidRequest):
         admin.traces.purge("alpha")
+    with runtime.db.read() as uow:
+        (event,) = uow.scalars(select(AuditEventRow).where(AuditEventRow.action == "traces.purge"))
+        assert (event.project_name, event.details["session_id"]) == ("alpha", "old")
+        assert event.details["spans_deleted"] == 3
