@@ -89,8 +89,8 @@ class Database:
             # processes on the same file queue on an flock beside the database.
             self._write_lock: AbstractContextManager[Any] = _TimedLock(WRITE_WAIT_SECONDS)
             if database and database != ":memory:":
-                lock_path = Path(database).expanduser().with_name(
-                    Path(database).name + ".write-lock"
+                lock_path = (
+                    Path(database).expanduser().with_name(Path(database).name + ".write-lock")
                 )
                 self._write_lock = _Chained(self._write_lock, _FileLock(lock_path))
         else:
@@ -164,12 +164,18 @@ class _FileLock:
         self._handle: Any = None
 
     def __enter__(self) -> None:
-        if self._handle is None:
-            self._handle = self._path.open("a")
-        fcntl.flock(self._handle, fcntl.LOCK_EX)
+        handle = self._path.open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except BaseException:
+            handle.close()
+            raise
+        self._handle = handle
 
     def __exit__(self, *exc: object) -> None:
-        fcntl.flock(self._handle, fcntl.LOCK_UN)
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.close()  # closing releases the lock
 
 
 class _TimedLock:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import gzip
 
 import pytest
-from sqlalchemy import select
 from fastapi.testclient import TestClient
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from sqlalchemy import select
 
 import corral
 from corral.core.runtime import Runtime
