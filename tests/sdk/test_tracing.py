@@ -152,3 +152,32 @@ def test_importing_corral_does_not_load_opentelemetry() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_instrument_openai_reports_calls_inside_the_session(spans: InMemorySpanExporter) -> None:
+    import httpx2
+    import openai
+    from openinference.instrumentation.openai import OpenAIInstrumentor
+
+    from tests.server.api.test_instrumentations import fake_openai
+
+    corral.instrument_openai()
+    try:
+        client = openai.OpenAI(
+            api_key="sk-test",
+            base_url="http://fake-openai/v1",
+            http_client=httpx2.Client(transport=httpx2.MockTransport(fake_openai)),
+        )
+        with corral.session("chat-7", user="u-2"), corral.agent("support"):
+            client.chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": "secret question"}]
+            )
+    finally:
+        OpenAIInstrumentor().uninstrument()
+    found = finished(spans)
+    (llm,) = [a for a in found.values() if a.get("openinference.span.kind") == "LLM"]
+    assert llm["llm.token_count.prompt"] == 1200
+    assert (llm["gen_ai.conversation.id"], llm["user.id"]) == ("chat-7", "u-2")
+    assert llm["gen_ai.agent.name"] == "support"
+    # Content capture is off: the prompt never leaves the process.
+    assert not any("secret question" in str(value) for value in llm.values())
