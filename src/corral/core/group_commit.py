@@ -68,6 +68,8 @@ class GroupCommitter:
                             pending.result = pending.work(uow, now)
                     except Exception as exc:  # this piece fails alone; the others go on
                         pending.error = exc
+                for finish, items in uow.info.pop(_BEFORE_COMMIT, {}).values():
+                    finish(uow, items)
         except BaseException as exc:  # the commit itself failed: nothing in the group is stored
             for pending in group:
                 if pending.error is None:
@@ -78,6 +80,19 @@ class GroupCommitter:
 
 
 _lock = threading.Lock()
+_BEFORE_COMMIT = "corral_before_commit"
+
+
+def defer_before_commit(
+    uow: Session, name: str, finish: Callable[[Session, list[Any]], None], items: list[Any]
+) -> None:
+    """Add ``items`` for ``finish(uow, all_items)``, called once just before the group's commit
+    with the items of every piece that succeeded.
+
+    Call it last in a piece: items added by a piece that then fails would still be finished.
+    """
+    pending = uow.info.setdefault(_BEFORE_COMMIT, {})
+    pending.setdefault(name, (finish, []))[1].extend(items)
 
 
 def group_committer(rt: Runtime) -> GroupCommitter:

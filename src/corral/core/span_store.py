@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Table, and_, case, select
 from sqlalchemy.orm import Session
 
-from corral.core.group_commit import group_committer
+from corral.core.group_commit import defer_before_commit, group_committer
 from corral.core.normalize import NormalizedSpan
 from corral.core.pricing import PriceBook, TokenUsage, default_price_book
 from corral.core.projects import touch_project
@@ -41,6 +41,25 @@ class StoredBatch:
     project_id: int
     spans: list[NormalizedSpan] = field(default_factory=list)
     duplicates: int = 0
+
+
+@dataclass
+class Rollups:
+    """Rollup rows of one batch, waiting to be folded into the trace and session tables."""
+
+    traces: list[dict[str, Any]]
+    sessions: list[dict[str, Any]]
+
+    def apply(self, uow: Session) -> None:
+        _upsert_traces(uow, self.traces)
+        _upsert_sessions(uow, self.sessions)
+
+    @staticmethod
+    def apply_all(uow: Session, batches: list[Rollups]) -> None:
+        Rollups(
+            [row for b in batches for row in b.traces],
+            [row for b in batches for row in b.sessions],
+        ).apply(uow)
 
 
 SpanListener = Callable[[StoredBatch], None]
@@ -66,12 +85,24 @@ def record_spans(
     work = list(batches)
 
     def write(uow: Session, now: datetime) -> list[StoredBatch]:
-        return [
+        rollups: list[Rollups] = []
+        stored = [
             store_spans(
-                uow, project_id, spans, now=now, default_agent=default_agent, price_book=price_book
+                uow,
+                project_id,
+                spans,
+                now=now,
+                default_agent=default_agent,
+                price_book=price_book,
+                defer=rollups,
             )
             for project_id, spans in work
         ]
+        # The rollups of every request sharing this transaction are written together, in key
+        # order, just before the commit: replicas then lock rollup rows in one global order and
+        # cannot deadlock each other.
+        defer_before_commit(uow, "span_rollups", Rollups.apply_all, rollups)
+        return stored
 
     stored = group_committer(rt).run(write)
     for batch in stored:
@@ -93,8 +124,12 @@ def store_spans(
     now: datetime,
     default_agent: str | None = None,
     price_book: PriceBook | None = None,
+    defer: list[Rollups] | None = None,
 ) -> StoredBatch:
     """Write spans and fold them into the rollups, inside the caller's unit of work.
+
+    With ``defer``, the rollup rows are appended to it instead of written, for the caller to
+    apply together with others (:meth:`Rollups.apply_all`).
 
     Spans already stored (an exporter's retry) are skipped and not counted twice. Spans that do
     not name their session, user or agent take them from their trace: from the batch (the
@@ -109,9 +144,12 @@ def store_spans(
     bulk_insert_ignoring_conflicts(
         uow, _SPANS, SPAN_COLUMNS, [_span_row(project_id, s, now) for s in fresh]
     )
-    _roll_up_traces(uow, project_id, fresh)
-    _roll_up_sessions(uow, project_id, fresh)
     touch_project(uow, project_id, now)
+    rollups = Rollups(_trace_rows(project_id, fresh), _session_rows(project_id, fresh))
+    if defer is None:
+        rollups.apply(uow)
+    else:
+        defer.append(rollups)
     return batch
 
 
@@ -311,7 +349,7 @@ def _totals(spans: Iterable[NormalizedSpan]) -> dict[str, Any]:
 _COUNTERS = ("span_count", "error_count", "llm_calls", "input_tokens", "output_tokens", "cost_usd")
 
 
-def _roll_up_traces(uow: Session, project_id: int, spans: list[NormalizedSpan]) -> None:
+def _trace_rows(project_id: int, spans: list[NormalizedSpan]) -> list[dict[str, Any]]:
     rows = []
     for trace_id, members in _group(spans, lambda s: s.trace_id).items():
         root = next((s for s in members if s.parent_span_id is None), None)
@@ -331,6 +369,10 @@ def _roll_up_traces(uow: Session, project_id: int, spans: list[NormalizedSpan]) 
             }
         )
 
+    return rows
+
+
+def _upsert_traces(uow: Session, rows: list[dict[str, Any]]) -> None:
     upsert_rollups(
         uow,
         _TRACES,
@@ -357,7 +399,7 @@ def _root_wins(table: Any, excluded: Any) -> dict[str, Any]:
     }
 
 
-def _roll_up_sessions(uow: Session, project_id: int, spans: list[NormalizedSpan]) -> None:
+def _session_rows(project_id: int, spans: list[NormalizedSpan]) -> list[dict[str, Any]]:
     rows = []
     for session_id, members in _group(spans, lambda s: s.session_id).items():
         if session_id is None:
@@ -374,6 +416,10 @@ def _roll_up_sessions(uow: Session, project_id: int, spans: list[NormalizedSpan]
                 **_totals(members),
             }
         )
+    return rows
+
+
+def _upsert_sessions(uow: Session, rows: list[dict[str, Any]]) -> None:
     upsert_rollups(
         uow,
         _SESSIONS,
