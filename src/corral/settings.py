@@ -93,6 +93,14 @@ class Settings(BaseSettings):
         ge=1,
         description="How often the retention job deletes traces older than each project's limit.",
     )
+    statistics_interval_seconds: float = Field(
+        default=900.0,
+        ge=1,
+        description=(
+            "How often the planner statistics of the span tables are refreshed (also once at "
+            "start), so that queries keep their plans as the tables grow."
+        ),
+    )
     admin_email: str = Field(
         default="admin@localhost",
         description="Login of the workspace administrator created on first start.",

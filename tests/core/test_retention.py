@@ -49,3 +49,11 @@ def test_retention_is_a_registered_background_job(runtime: Runtime) -> None:
     assert jobs["trace-retention"].run is enforce_retention
     assert jobs["trace-retention"].interval_seconds == runtime.settings.retention_interval_seconds
     JobRunner(runtime, list(jobs.values())).run_due()  # runs under leadership without error
+
+
+def test_statistics_job_runs_on_both_databases(runtime: Runtime) -> None:
+    from corral.core.statistics import refresh_trace_statistics
+
+    refresh_trace_statistics(runtime)
+    jobs = {job.name for job in background_jobs(runtime.settings)}
+    assert "trace-statistics" in jobs
