@@ -17,6 +17,18 @@ from corral.errors import (
     Unauthenticated,
 )
 from corral.sdk.client import AsyncClient, Client
+from corral.sdk.tracing import (
+    TracingStats,
+    agent,
+    configure,
+    flush,
+    instrument_anthropic,
+    instrument_openai,
+    session,
+    shutdown,
+    tool,
+    tracing_stats,
+)
 
 __all__ = [
     "AsyncClient",
@@ -30,6 +42,16 @@ __all__ = [
     "PayloadTooLarge",
     "RateLimited",
     "ServiceUnavailable",
+    "TracingStats",
     "Unauthenticated",
     "__version__",
+    "agent",
+    "configure",
+    "flush",
+    "instrument_anthropic",
+    "instrument_openai",
+    "session",
+    "shutdown",
+    "tool",
+    "tracing_stats",
 ]

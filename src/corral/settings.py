@@ -99,6 +99,42 @@ class Settings(BaseSettings):
         gt=0,
         description="How often the head of the audit chain is signed (Ed25519) when it has moved.",
     )
+    otlp_max_decoded_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description=(
+            "Largest OTLP trace export accepted once decompressed, in bytes; larger ones get "
+            "HTTP 413 (protects against small gzip bodies that inflate enormously)."
+        ),
+    )
+    otlp_max_concurrent_exports: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        description=(
+            "Trace exports decoded and written at once per process; further ones wait "
+            "(bounding memory) and get HTTP 503 with Retry-After if the wait exceeds "
+            "`CORRAL_OTLP_QUEUE_TIMEOUT_SECONDS`."
+        ),
+    )
+    otlp_queue_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a trace export waits for its turn before HTTP 503 (back-pressure).",
+    )
+    retention_interval_seconds: float = Field(
+        default=3600.0,
+        ge=1,
+        description="How often the retention job deletes traces older than each project's limit.",
+    )
+    statistics_interval_seconds: float = Field(
+        default=900.0,
+        ge=1,
+        description=(
+            "How often the planner statistics of the span tables are refreshed (also once at "
+            "start), so that queries keep their plans as the tables grow."
+        ),
+    )
     admin_email: str = Field(
         default="admin@localhost",
         description="Login of the workspace administrator created on first start.",

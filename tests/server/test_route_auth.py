@@ -48,6 +48,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/projects"): Rule(ALLOWED, ALLOWED),
     ("GET", "/v1/users"): Rule(ALLOWED, ALLOWED),
     ("GET", "/v1/agents"): Rule(ALLOWED, ALLOWED),
+    ("GET", "/v1/trace-metrics"): Rule(ALLOWED, ALLOWED),
+    # The project of an OTLP export comes from the key or a resource attribute in the body.
+    ("POST", "/v1/traces"): Rule(ALLOWED, ALLOWED),
     # Workspace administration.
     ("POST", "/v1/projects"): Rule(403, 403),
     ("POST", "/v1/users"): Rule(403, 403),
@@ -120,6 +123,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/auth/password"): {"current_password": "x", "new_password": "long enough pw"},
     ("PUT", "/v1/agents/{agent}/policy"): {"rules": [{"effect": "allow", "tools": ["search"]}]},
     ("POST", "/v1/authorize"): {"project": "alpha", "agent": "bot", "tool": "search"},
+    ("POST", "/v1/projects/{project}/traces/purge"): {"before": "2026-01-01T00:00:00Z"},
     ("POST", "/v1/budgets"): {"name": "b", "scope": "project", "project": "alpha", "limit": 1},
     ("PATCH", "/v1/budgets/{budget_id}"): {"limit": 2},
     ("POST", "/v1/providers"): {"name": "p2", "kind": "openai", "base_url": "http://x"},
@@ -193,6 +197,9 @@ def call(http: TestClient, method: str, path: str, world: World, key: str | None
         .replace("{provider}", "upstream")
         .replace("{alert_id}", "1")
         .replace("{rule_id}", "1")
+        .replace("{trace_id}", "0" * 32)
+        .replace("{span_id}", "0" * 16)
+        .replace("{session_id}", "s1")
     )
     headers = bearer(key) if key else {}
     return http.request(method, filled, json=BODIES.get((method, path)), headers=headers)

@@ -20,6 +20,8 @@ from corral.cli import (
     projects,
     providers,
     serve,
+    sessions,
+    traces,
     users,
 )
 from corral.cli.context import CliState
@@ -56,6 +58,8 @@ agents.agents.add_command(lifecycle.deployments)
 agents.agents.add_command(lifecycle.resolve)
 cli.add_command(lifecycle.deploy)
 cli.add_command(lifecycle.rollback)
+cli.add_command(traces.traces)
+cli.add_command(sessions.sessions)
 
 
 def main() -> None:

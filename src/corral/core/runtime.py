@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from corral.core.clock import Clock, SystemClock
 from corral.db.database import Database
 from corral.settings import Settings
+
+if TYPE_CHECKING:
+    from corral.core.span_store import StoredBatch
 
 
 @dataclass
@@ -18,6 +23,10 @@ class Runtime:
     db: Database
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
+    span_listeners: list[Callable[[StoredBatch], None]] = field(default_factory=list)
+    """Called with the spans of each committed ingest batch (detectors subscribe here)."""
+    extensions: dict[str, Any] = field(default_factory=dict)
+    """Per-runtime shared objects that services create on first use (e.g. the group committer)."""
 
     @cached_property
     def master_secret(self) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -12,6 +13,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from corral.db.types import dump_json, load_json
 from corral.errors import InvalidRequest, ServiceUnavailable
 
 Dialect = Literal["sqlite", "postgresql"]
@@ -74,11 +76,23 @@ class Database:
             if database and database != ":memory:":
                 Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             self.engine = create_engine(
-                self.url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=60
+                self.url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_timeout=60,
+                json_serializer=dump_json,
+                json_deserializer=load_json,
             )
             _configure_sqlite(self.engine, sqlite_synchronous)
-            # One writer at a time: waiting on a lock is far cheaper than SQLite's busy loop.
+            # One writer at a time: waiting on a lock is far cheaper than SQLite's busy loop,
+            # which sleeps up to 100 ms between tries. Threads queue on a lock, and worker
+            # processes on the same file queue on an flock beside the database.
             self._write_lock: AbstractContextManager[Any] = _TimedLock(WRITE_WAIT_SECONDS)
+            if database and database != ":memory:":
+                lock_path = (
+                    Path(database).expanduser().with_name(Path(database).name + ".write-lock")
+                )
+                self._write_lock = _Chained(self._write_lock, _FileLock(lock_path))
         else:
             self.engine = create_engine(
                 self.url,
@@ -86,6 +100,12 @@ class Database:
                 max_overflow=pool_size,
                 pool_pre_ping=True,
                 pool_timeout=60,
+                # No server-side prepared statements: a generic plan cached while a table was
+                # small (or had no statistics yet) would be reused as it grows to millions of
+                # rows; the span queries need plans made for their actual values.
+                connect_args={"prepare_threshold": None},
+                json_serializer=dump_json,
+                json_deserializer=load_json,
             )
             self._write_lock = nullcontext()
         self._reader = sessionmaker(bind=self.engine, expire_on_commit=False)
@@ -111,6 +131,51 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+
+class _Chained:
+    """Enter several context managers in order (and leave them in reverse)."""
+
+    def __init__(self, *locks: AbstractContextManager[Any]) -> None:
+        self._locks = locks
+
+    def __enter__(self) -> None:
+        entered: list[AbstractContextManager[Any]] = []
+        try:
+            for lock in self._locks:
+                lock.__enter__()
+                entered.append(lock)
+        except BaseException:
+            for lock in reversed(entered):
+                lock.__exit__(None, None, None)
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        for lock in reversed(self._locks):
+            lock.__exit__(None, None, None)
+
+
+class _FileLock:
+    """An exclusive ``flock`` held while this process writes; the process's other writers wait
+    on the thread lock first, so at most one thread per process waits here."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._handle: Any = None
+
+    def __enter__(self) -> None:
+        handle = self._path.open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except BaseException:
+            handle.close()
+            raise
+        self._handle = handle
+
+    def __exit__(self, *exc: object) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.close()  # closing releases the lock
 
 
 class _TimedLock:

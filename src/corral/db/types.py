@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
@@ -14,6 +16,20 @@ BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 
 JsonValue = JSON().with_variant(JSONB(), "postgresql")
 """JSON documents; JSONB on PostgreSQL so they can be indexed and compared."""
+
+
+def dump_json(value: Any) -> str:
+    """How JSON columns are written: orjson (several times faster than ``json`` on the span
+    ingest path), falling back to ``json`` for what orjson refuses (e.g. integers over 64 bits).
+    """
+    try:
+        return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(value, default=str)
+
+
+def load_json(text: str | bytes) -> Any:
+    return orjson.loads(text)
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+
+from corral.db.bulk import execute_many
 
 
 def insert_ignoring_conflicts(uow: Session, table: Table, rows: Sequence[dict[str, Any]]) -> int:
@@ -19,3 +22,79 @@ def insert_ignoring_conflicts(uow: Session, table: Table, rows: Sequence[dict[st
     statement = module.insert(table).values(list(rows)).on_conflict_do_nothing()
     result = uow.execute(statement)
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def insert_many_ignoring_conflicts(
+    uow: Session, table: Table, rows: Sequence[dict[str, Any]]
+) -> None:
+    """Insert many rows in one batched statement, skipping rows that collide with a unique key.
+
+    Unlike :func:`insert_ignoring_conflicts` the rows go as executemany parameters, so a batch of
+    thousands of wide rows stays within the databases' limits on bound parameters.
+    """
+    if not rows:
+        return
+    dialect = uow.get_bind().dialect.name
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    uow.execute(module.insert(table).on_conflict_do_nothing(), list(rows))
+
+
+def upsert_rollups(
+    uow: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    key: tuple[str, ...],
+    add: tuple[str, ...] = (),
+    least: tuple[str, ...] = (),
+    greatest: tuple[str, ...] = (),
+    keep_first: tuple[str, ...] = (),
+    override: Callable[[Any, Any], dict[str, Any]] | None = None,
+) -> None:
+    """Insert rollup rows, or fold them into the rows already there, in one statement.
+
+    On a key collision: ``add`` columns are summed, ``least`` / ``greatest`` keep the smaller /
+    larger value, ``keep_first`` keeps the stored value unless it is NULL, and ``override(table,
+    excluded)`` returns any other assignments (pass a module-level function: the statement is
+    built once per combination). Rows are sorted by key so that concurrent batches lock them in
+    the same order (no deadlocks on PostgreSQL).
+    """
+    if not rows:
+        return
+    dialect = uow.get_bind().dialect.name
+    statement = _rollup_statement(table, dialect, key, add, least, greatest, keep_first, override)
+    ordered = sorted(rows, key=lambda row: tuple(row[k] for k in key))
+    columns = tuple(ordered[0])
+    execute_many(
+        uow, statement, table, columns, [tuple(row[c] for c in columns) for row in ordered]
+    )
+
+
+@cache
+def _rollup_statement(
+    table: Table,
+    dialect: str,
+    key: tuple[str, ...],
+    add: tuple[str, ...],
+    least: tuple[str, ...],
+    greatest: tuple[str, ...],
+    keep_first: tuple[str, ...],
+    override: Callable[[Any, Any], dict[str, Any]] | None,
+) -> Any:
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    smaller = func.least if dialect == "postgresql" else func.min
+    larger = func.greatest if dialect == "postgresql" else func.max
+    statement = module.insert(table)
+    excluded = statement.excluded
+    assignments: dict[str, Any] = {}
+    for name in add:
+        assignments[name] = table.c[name] + excluded[name]
+    for name in least:
+        assignments[name] = smaller(table.c[name], excluded[name])
+    for name in greatest:
+        assignments[name] = larger(table.c[name], excluded[name])
+    for name in keep_first:
+        assignments[name] = func.coalesce(table.c[name], excluded[name])
+    if override is not None:
+        assignments.update(override(table, excluded))
+    return statement.on_conflict_do_update(index_elements=list(key), set_=assignments)

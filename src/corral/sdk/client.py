@@ -36,6 +36,7 @@ from corral.sdk import _operations as ops
 from corral.sdk._calls import Call, default_headers, read_response, resolve_settings
 from corral.sdk.alerts import Alerts, AsyncAlerts
 from corral.sdk.cost import AsyncBudgets, AsyncProviders, Budgets, Providers
+from corral.sdk.traces import AsyncSessions, AsyncTraces, Sessions, Traces
 
 T = TypeVar("T")
 
@@ -71,6 +72,8 @@ class Client:
         self.budgets = Budgets(self)
         self.providers = Providers(self)
         self.alerts = Alerts(self)
+        self.traces = Traces(self)
+        self.sessions = Sessions(self)
 
     def call(self, call: Call[T]) -> T:
         """Send one prepared call and read its answer."""
@@ -159,6 +162,8 @@ class AsyncClient:
         self.budgets = AsyncBudgets(self)
         self.providers = AsyncProviders(self)
         self.alerts = AsyncAlerts(self)
+        self.traces = AsyncTraces(self)
+        self.sessions = AsyncSessions(self)
 
     async def call(self, call: Call[T]) -> T:
         response = await self._http.request(

@@ -63,6 +63,9 @@ def install_error_handlers(app: FastAPI, html_errors: HtmlErrors | None = None) 
         if page is not None:
             return page
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        retry_after = exc.details.get("retry_after_seconds")
+        if exc.status in (429, 503) and retry_after is not None:
+            headers = {"Retry-After": str(retry_after)}
         return error_response(exc, headers)
 
     async def on_validation_error(_request: Request, exc: Exception) -> JSONResponse:

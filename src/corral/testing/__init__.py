@@ -1,1 +1,1 @@
-"""Stand-ins for the outside world, shipped for tests, benchmarks and demos."""
+"""Stand-ins for the outside world and synthetic workloads, for tests, benchmarks and demos."""

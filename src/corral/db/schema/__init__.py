@@ -28,6 +28,7 @@ from corral.db.schema.lifecycle import (
     RolloutRow,
     SessionAssignmentRow,
 )
+from corral.db.schema.observability import SessionRow, SpanRow, TraceRow
 from corral.db.schema.tenancy import (
     AgentRow,
     ApiKeyProjectRow,
@@ -61,7 +62,10 @@ __all__ = [
     "ProviderRow",
     "RolloutRow",
     "SessionAssignmentRow",
+    "SessionRow",
+    "SpanRow",
     "ToolPolicyRow",
+    "TraceRow",
     "UserInviteRow",
     "UserRow",
     "UserSessionRow",

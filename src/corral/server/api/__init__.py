@@ -13,10 +13,12 @@ from corral.server.api import (
     budgets,
     keys,
     lifecycle,
+    otlp,
     policies,
     projects,
     providers,
     status,
+    traces,
     users,
 )
 from corral.server.deps import current_principal
@@ -49,6 +51,8 @@ def build_v1_router() -> APIRouter:
         budgets,
         providers,
         alerts,
+        otlp,
+        traces,
     ):
         v1.include_router(module.router)
     return v1

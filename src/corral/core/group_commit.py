@@ -1,0 +1,105 @@
+"""Group commit: concurrent writers share one transaction and one durable commit.
+
+A durable commit costs a disk flush (milliseconds), whatever it holds. When several ingest
+requests arrive together, the first to get the database writes its own work and that of every
+request waiting behind it, commits once, and hands each its result; a request whose work failed
+gets its own error (each piece runs inside a savepoint) while the others still commit.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.orm import Session
+
+from corral.core.runtime import Runtime
+
+T = TypeVar("T")
+
+Work = Callable[[Session, datetime], T]
+
+
+@dataclass
+class _Pending(Generic[T]):
+    work: Work[T]
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Any = None
+    error: BaseException | None = None
+
+
+class GroupCommitter:
+    """Runs pieces of write work, several per transaction when they arrive together."""
+
+    def __init__(self, rt: Runtime, *, max_group: int = 16) -> None:
+        self._rt = rt
+        self._max_group = max_group
+        self._queue: list[_Pending[Any]] = []
+        self._queue_lock = threading.Lock()
+        self._leader = threading.Lock()
+
+    def run(self, work: Work[T]) -> T:
+        """Run ``work(uow, now)`` in a write transaction; return once it is committed."""
+        pending: _Pending[T] = _Pending(work)
+        with self._queue_lock:
+            self._queue.append(pending)
+        while not pending.done.is_set():
+            with self._leader:
+                if pending.done.is_set():
+                    break
+                with self._queue_lock:
+                    group = self._queue[: self._max_group]
+                    del self._queue[: len(group)]
+                self._commit(group)
+        if pending.error is not None:
+            raise pending.error
+        return pending.result  # type: ignore[no-any-return]
+
+    def _commit(self, group: list[_Pending[Any]]) -> None:
+        try:
+            with self._rt.db.write() as uow:
+                now = self._rt.clock.now()
+                for pending in group:
+                    try:
+                        with uow.begin_nested():
+                            pending.result = pending.work(uow, now)
+                    except Exception as exc:  # this piece fails alone; the others go on
+                        pending.error = exc
+                for finish, items in uow.info.pop(_BEFORE_COMMIT, {}).values():
+                    finish(uow, items)
+        except BaseException as exc:  # the commit itself failed: nothing in the group is stored
+            for pending in group:
+                if pending.error is None:
+                    pending.error = exc
+        finally:
+            for pending in group:
+                pending.done.set()
+
+
+_lock = threading.Lock()
+_BEFORE_COMMIT = "corral_before_commit"
+
+
+def defer_before_commit(
+    uow: Session, name: str, finish: Callable[[Session, list[Any]], None], items: list[Any]
+) -> None:
+    """Add ``items`` for ``finish(uow, all_items)``, called once just before the group's commit
+    with the items of every piece that succeeded.
+
+    Call it last in a piece: items added by a piece that then fails would still be finished.
+    """
+    pending = uow.info.setdefault(_BEFORE_COMMIT, {})
+    pending.setdefault(name, (finish, []))[1].extend(items)
+
+
+def group_committer(rt: Runtime) -> GroupCommitter:
+    """The committer shared by every writer of ``rt``'s database in this process."""
+    committer = rt.extensions.get("group_commit")
+    if committer is None:
+        with _lock:
+            committer = rt.extensions.setdefault("group_commit", GroupCommitter(rt))
+    assert isinstance(committer, GroupCommitter)
+    return committer

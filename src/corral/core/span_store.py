@@ -1,0 +1,446 @@
+"""The span store: one write path for every span Corral keeps.
+
+OTLP ingest calls :func:`record_spans` with the spans it decoded and normalized; the gateway calls
+it with the spans of the LLM calls it forwards. One call is one transaction: the spans go in as
+one batched insert, the trace and session rollups as one upsert each, and the caller may
+acknowledge the spans as soon as it returns. Listeners registered on the runtime
+(``rt.span_listeners``) are then called with what was committed; detectors hook in there.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, and_, case, select
+from sqlalchemy.orm import Session
+
+from corral.core.group_commit import defer_before_commit, group_committer
+from corral.core.normalize import NormalizedSpan
+from corral.core.pricing import PriceBook, TokenUsage, default_price_book
+from corral.core.projects import touch_project
+from corral.core.runtime import Runtime
+from corral.db.bulk import bulk_insert_ignoring_conflicts
+from corral.db.schema import SessionRow, SpanRow, TraceRow
+from corral.db.upsert import upsert_rollups
+
+log = logging.getLogger("corral.spans")
+
+_SPANS: Table = SpanRow.__table__  # type: ignore[assignment]
+_TRACES: Table = TraceRow.__table__  # type: ignore[assignment]
+_SESSIONS: Table = SessionRow.__table__  # type: ignore[assignment]
+
+
+@dataclass
+class StoredBatch:
+    """What one call to the store committed in one project."""
+
+    project_id: int
+    spans: list[NormalizedSpan] = field(default_factory=list)
+    duplicates: int = 0
+
+
+@dataclass
+class Rollups:
+    """Rollup rows of one batch, waiting to be folded into the trace and session tables."""
+
+    traces: list[dict[str, Any]]
+    sessions: list[dict[str, Any]]
+
+    def apply(self, uow: Session) -> None:
+        _upsert_traces(uow, self.traces)
+        _upsert_sessions(uow, self.sessions)
+
+    @staticmethod
+    def apply_all(uow: Session, batches: list[Rollups]) -> None:
+        Rollups(
+            [row for b in batches for row in b.traces],
+            [row for b in batches for row in b.sessions],
+        ).apply(uow)
+
+
+SpanListener = Callable[[StoredBatch], None]
+"""Called after commit with each project's newly stored spans; it must not raise (errors are
+logged) and should be quick, since it runs on the ingest request."""
+
+
+def record_spans(
+    rt: Runtime,
+    batches: Iterable[tuple[int, Sequence[NormalizedSpan]]],
+    *,
+    default_agent: str | None = None,
+    price_book: PriceBook | None = None,
+) -> list[StoredBatch]:
+    """Store spans of one or more projects in one transaction, then notify the listeners.
+
+    Args:
+        rt: The runtime.
+        batches: ``(project_id, spans)`` pairs; the spans are normalized already.
+        default_agent: Agent name for spans that name none (the agent whose key sent them).
+        price_book: Prices for spans without a cost; the bundled table by default.
+    """
+    work = list(batches)
+
+    def write(uow: Session, now: datetime) -> list[StoredBatch]:
+        rollups: list[Rollups] = []
+        stored = [
+            store_spans(
+                uow,
+                project_id,
+                spans,
+                now=now,
+                default_agent=default_agent,
+                price_book=price_book,
+                defer=rollups,
+            )
+            for project_id, spans in work
+        ]
+        # The rollups of every request sharing this transaction are written together, in key
+        # order, just before the commit: replicas then lock rollup rows in one global order and
+        # cannot deadlock each other.
+        defer_before_commit(uow, "span_rollups", Rollups.apply_all, rollups)
+        return stored
+
+    stored = group_committer(rt).run(write)
+    for batch in stored:
+        if not batch.spans:
+            continue
+        for listener in list(rt.span_listeners):
+            try:
+                listener(batch)
+            except Exception:  # a listener must not turn an acknowledged write into an error
+                log.exception("span listener %r failed", listener)
+    return stored
+
+
+def store_spans(
+    uow: Session,
+    project_id: int,
+    spans: Sequence[NormalizedSpan],
+    *,
+    now: datetime,
+    default_agent: str | None = None,
+    price_book: PriceBook | None = None,
+    defer: list[Rollups] | None = None,
+) -> StoredBatch:
+    """Write spans and fold them into the rollups, inside the caller's unit of work.
+
+    With ``defer``, the rollup rows are appended to it instead of written, for the caller to
+    apply together with others (:meth:`Rollups.apply_all`).
+
+    Spans already stored (an exporter's retry) are skipped and not counted twice. Spans that do
+    not name their session, user or agent take them from their trace: from the batch (the
+    nearest ancestor for the agent) or from what the trace already recorded.
+    """
+    fresh = _without_duplicates(uow, project_id, spans)
+    batch = StoredBatch(project_id=project_id, spans=fresh, duplicates=len(spans) - len(fresh))
+    if not fresh:
+        return batch
+    _fill_trace_fields(uow, project_id, fresh, default_agent)
+    _price(fresh, price_book or default_price_book())
+    bulk_insert_ignoring_conflicts(
+        uow, _SPANS, SPAN_COLUMNS, [_span_row(project_id, s, now) for s in fresh]
+    )
+    touch_project(uow, project_id, now)
+    rollups = Rollups(_trace_rows(project_id, fresh), _session_rows(project_id, fresh))
+    if defer is None:
+        rollups.apply(uow)
+    else:
+        defer.append(rollups)
+    return batch
+
+
+def _without_duplicates(
+    uow: Session, project_id: int, spans: Sequence[NormalizedSpan]
+) -> list[NormalizedSpan]:
+    trace_ids = sorted({s.trace_id for s in spans})
+    seen: set[tuple[str, str]] = set()
+    for chunk in _chunks(trace_ids, 500):
+        seen.update(
+            (row[0], row[1])
+            for row in uow.execute(
+                select(SpanRow.trace_id, SpanRow.span_id).where(
+                    SpanRow.project_id == project_id, SpanRow.trace_id.in_(chunk)
+                )
+            )
+        )
+    fresh = []
+    for span in spans:
+        key = (span.trace_id, span.span_id)
+        if key not in seen:
+            seen.add(key)
+            fresh.append(span)
+    return fresh
+
+
+def _fill_trace_fields(
+    uow: Session, project_id: int, spans: list[NormalizedSpan], default_agent: str | None
+) -> None:
+    by_trace: dict[str, list[NormalizedSpan]] = {}
+    for span in spans:
+        by_trace.setdefault(span.trace_id, []).append(span)
+    needs_lookup = [
+        trace_id
+        for trace_id, members in by_trace.items()
+        if any(s.session_id is None or s.user_id is None or s.agent_name is None for s in members)
+    ]
+    known: dict[str, tuple[str | None, str | None, str | None]] = {}
+    for chunk in _chunks(needs_lookup, 500):
+        for row in uow.execute(
+            select(
+                TraceRow.trace_id, TraceRow.session_id, TraceRow.user_id, TraceRow.agent_name
+            ).where(TraceRow.project_id == project_id, TraceRow.trace_id.in_(chunk))
+        ):
+            known[row[0]] = (row[1], row[2], row[3])
+    for trace_id, members in by_trace.items():
+        stored_session, stored_user, stored_agent = known.get(trace_id, (None, None, None))
+        ordered = sorted(members, key=lambda s: s.parent_span_id is not None)  # roots first
+        session = next((s.session_id for s in ordered if s.session_id), stored_session)
+        user = next((s.user_id for s in ordered if s.user_id), stored_user)
+        root_agent = next(
+            (s.agent_name for s in ordered if s.parent_span_id is None and s.agent_name),
+            stored_agent,
+        )
+        by_id = {s.span_id: s for s in members}
+        for span in members:
+            if span.session_id is None:
+                span.session_id = session
+            if span.user_id is None:
+                span.user_id = user
+            if span.agent_name is None:
+                span.agent_name = _ancestor_agent(span, by_id) or root_agent or default_agent
+
+
+def _ancestor_agent(span: NormalizedSpan, by_id: dict[str, NormalizedSpan]) -> str | None:
+    parent_id, hops = span.parent_span_id, 0
+    while parent_id is not None and hops < 256:
+        parent = by_id.get(parent_id)
+        if parent is None:
+            return None
+        if parent.agent_name:
+            return parent.agent_name
+        parent_id, hops = parent.parent_span_id, hops + 1
+    return None
+
+
+def _price(spans: list[NormalizedSpan], book: PriceBook) -> None:
+    for span in spans:
+        if span.cost_usd is not None or span.model is None:
+            continue
+        if span.input_tokens is None and span.output_tokens is None:
+            continue
+        usage = TokenUsage(
+            input_tokens=span.input_tokens or 0,
+            output_tokens=span.output_tokens or 0,
+            cache_read_tokens=span.cache_read_tokens or 0,
+            cache_write_tokens=span.cache_write_tokens or 0,
+            reasoning_tokens=span.reasoning_tokens or 0,
+        )
+        result = book.price_call(span.provider, span.model, usage, span.start_time)
+        if result is not None:
+            span.cost_usd, span.price_version = result.usd, result.price_version
+
+
+SPAN_COLUMNS = (
+    "project_id",
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "name",
+    "kind",
+    "span_type",
+    "status",
+    "error_message",
+    "start_time",
+    "end_time",
+    "duration_ms",
+    "service_name",
+    "agent_id",
+    "agent_name",
+    "agent_version",
+    "session_id",
+    "user_id",
+    "model",
+    "provider",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "price_version",
+    "tool_name",
+    "tool_arguments",
+    "tool_result",
+    "input_text",
+    "output_text",
+    "attributes",
+    "events",
+    "resource",
+    "received_at",
+)
+
+
+def _span_row(project_id: int, s: NormalizedSpan, now: datetime) -> tuple[Any, ...]:
+    # In SPAN_COLUMNS order.
+    return (
+        project_id,
+        s.trace_id,
+        s.span_id,
+        s.parent_span_id,
+        s.name,
+        s.kind,
+        s.span_type,
+        s.status,
+        s.error_message,
+        s.start_time,
+        s.end_time,
+        s.duration_ms,
+        s.service_name,
+        s.agent_id,
+        s.agent_name,
+        s.agent_version,
+        s.session_id,
+        s.user_id,
+        s.model,
+        s.provider,
+        s.input_tokens,
+        s.output_tokens,
+        s.cache_read_tokens,
+        s.cache_write_tokens,
+        s.reasoning_tokens,
+        s.cost_usd,
+        s.price_version,
+        s.tool_name,
+        s.tool_arguments,
+        s.tool_result,
+        s.input_text,
+        s.output_text,
+        s.attributes,
+        s.events,
+        s.resource,
+        now,
+    )
+
+
+def _totals(spans: Iterable[NormalizedSpan]) -> dict[str, Any]:
+    span_count = error_count = llm_calls = input_tokens = output_tokens = 0
+    cost = 0.0
+    for span in spans:
+        span_count += 1
+        error_count += span.status == "error"
+        llm_calls += span.span_type == "llm"
+        input_tokens += span.input_tokens or 0
+        output_tokens += span.output_tokens or 0
+        cost += span.cost_usd or 0.0
+    return {
+        "span_count": span_count,
+        "error_count": error_count,
+        "llm_calls": llm_calls,
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cost_usd": cost,
+    }
+
+
+_COUNTERS = ("span_count", "error_count", "llm_calls", "input_tokens", "output_tokens", "cost_usd")
+
+
+def _trace_rows(project_id: int, spans: list[NormalizedSpan]) -> list[dict[str, Any]]:
+    rows = []
+    for trace_id, members in _group(spans, lambda s: s.trace_id).items():
+        root = next((s for s in members if s.parent_span_id is None), None)
+        first = min(members, key=lambda s: s.start_time)
+        rows.append(
+            {
+                "project_id": project_id,
+                "trace_id": trace_id,
+                "name": (root or first).name,
+                "root_span_id": root.span_id if root else None,
+                "start_time": first.start_time,
+                "end_time": max(s.end_time for s in members),
+                "agent_name": (root or first).agent_name,
+                "session_id": first.session_id,
+                "user_id": first.user_id,
+                **_totals(members),
+            }
+        )
+
+    return rows
+
+
+def _upsert_traces(uow: Session, rows: list[dict[str, Any]]) -> None:
+    upsert_rollups(
+        uow,
+        _TRACES,
+        rows,
+        key=("project_id", "trace_id"),
+        add=_COUNTERS,
+        least=("start_time",),
+        greatest=("end_time",),
+        keep_first=("session_id", "user_id"),
+        override=_root_wins,
+    )
+
+
+def _root_wins(table: Any, excluded: Any) -> dict[str, Any]:
+    """When a trace's root span arrives, its name and agent become the trace's."""
+    arrived = excluded.root_span_id.is_not(None)
+    return {
+        "name": case((arrived, excluded.name), else_=table.c.name),
+        "root_span_id": case((arrived, excluded.root_span_id), else_=table.c.root_span_id),
+        "agent_name": case(
+            (and_(arrived, excluded.agent_name.is_not(None)), excluded.agent_name),
+            else_=table.c.agent_name,
+        ),
+    }
+
+
+def _session_rows(project_id: int, spans: list[NormalizedSpan]) -> list[dict[str, Any]]:
+    rows = []
+    for session_id, members in _group(spans, lambda s: s.session_id).items():
+        if session_id is None:
+            continue
+        first = min(members, key=lambda s: s.start_time)
+        rows.append(
+            {
+                "project_id": project_id,
+                "session_id": session_id,
+                "first_seen": first.start_time,
+                "last_seen": max(s.end_time for s in members),
+                "agent_name": first.agent_name,
+                "user_id": first.user_id,
+                **_totals(members),
+            }
+        )
+    return rows
+
+
+def _upsert_sessions(uow: Session, rows: list[dict[str, Any]]) -> None:
+    upsert_rollups(
+        uow,
+        _SESSIONS,
+        rows,
+        key=("project_id", "session_id"),
+        add=_COUNTERS,
+        least=("first_seen",),
+        greatest=("last_seen",),
+        keep_first=("agent_name", "user_id"),
+    )
+
+
+def _group(
+    spans: Iterable[NormalizedSpan], key: Callable[[NormalizedSpan], Any]
+) -> dict[Any, list[NormalizedSpan]]:
+    groups: dict[Any, list[NormalizedSpan]] = {}
+    for span in spans:
+        groups.setdefault(key(span), []).append(span)
+    return groups
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
