@@ -3,6 +3,14 @@ this (a test checks it). Import every table module here so ``Base.metadata`` is 
 
 from corral.db.schema.audit import AuditEventRow, AuditHeadRow
 from corral.db.schema.base import Base
+from corral.db.schema.memory import (
+    MemoryActivityRow,
+    MemoryBriefRow,
+    MemoryItemRow,
+    MemoryStatsRow,
+    MemoryTermRow,
+    MemoryVersionRow,
+)
 from corral.db.schema.tenancy import (
     AgentRow,
     ApiKeyProjectRow,
@@ -20,6 +28,12 @@ __all__ = [
     "AuditEventRow",
     "AuditHeadRow",
     "Base",
+    "MemoryActivityRow",
+    "MemoryBriefRow",
+    "MemoryItemRow",
+    "MemoryStatsRow",
+    "MemoryTermRow",
+    "MemoryVersionRow",
     "ProjectMemberRow",
     "ProjectRow",
     "UserRow",
