@@ -24,6 +24,8 @@ SELF_SCOPED = {
     ("POST", "/v1/keys"),
     ("GET", "/v1/users"),
     ("GET", "/v1/agents"),
+    ("POST", "/v1/memory/open"),
+    ("GET", "/v1/memory/recall"),
 }
 # Workspace-level actions: a project viewer is refused with 403.
 WORKSPACE_ADMIN = {
@@ -49,6 +51,11 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/agents"): {"name": "newbot"},
     ("PATCH", "/v1/agents/{agent}"): {"description": "changed"},
     ("POST", "/v1/keys"): {"name": "k"},
+    ("POST", "/v1/projects/{project}/memory/items"): {"content": "x"},
+    ("POST", "/v1/projects/{project}/memory/items/batch"): {"items": [{"content": "x"}]},
+    ("PATCH", "/v1/projects/{project}/memory/items/{item_id}"): {"content": "x"},
+    ("PATCH", "/v1/projects/{project}/memory/brief"): {"goal": "x"},
+    ("POST", "/v1/memory/open"): {"recent": True},
 }
 
 
@@ -75,6 +82,7 @@ def fill(path: str, world: World, key_id: str) -> str:
         .replace("{agent}", "bot")
         .replace("{user_id}", str(world.member_id))
         .replace("{key_id}", key_id)
+        .replace("{item_id}", "1")
     )
 
 

@@ -15,7 +15,9 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Integer,
+    String,
     bindparam,
+    cast,
     column,
     func,
     literal_column,
@@ -42,7 +44,7 @@ def is_search_object(name: str | None) -> bool:
     return bool(name) and str(name).startswith(SEARCH_OBJECT_PREFIX)
 
 
-def include_name(name: str | None, type_: str, _parent: Mapping[str, Any]) -> bool:
+def include_name(name: str | None, type_: Any, _parent: Any) -> bool:
     """Alembic ``include_name`` hook: leave the full-text index out of schema comparison."""
     return not is_search_object(name)
 
@@ -62,6 +64,14 @@ def _matches(dialect: str, token: str, name: str) -> ColumnElement[bool]:
         return literal_column("memory_fts").op("MATCH")(bindparam(name, f'"{token}"'))
     tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), bindparam(name, token))
     return literal_column("memory_items.memory_fts_vector").op("@@")(tsquery)
+
+
+def has_tag(dialect: str, tag: str) -> ColumnElement[bool]:
+    """Items whose tags include ``tag``."""
+    if dialect == "postgresql":
+        return MemoryItemRow.tags.op("@>")(func.jsonb_build_array(tag))
+    # Tags are validated (no quotes, no spaces), so a quoted match in the JSON text is exact.
+    return cast(MemoryItemRow.tags, String).contains(f'"{tag}"', autoescape=True)
 
 
 def candidate_ids(

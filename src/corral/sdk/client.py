@@ -20,6 +20,7 @@ from corral.schemas.status import Status
 from corral.schemas.tenancy import Agent, Membership, Project, User
 from corral.sdk import _operations as ops
 from corral.sdk._calls import Call, default_headers, read_response, resolve_settings
+from corral.sdk.memory import AsyncMemory, Memory
 
 T = TypeVar("T")
 
@@ -50,15 +51,17 @@ class Client:
         self.agents = Agents(self)
         self.users = Users(self)
         self.keys = Keys(self)
+        self.memory = Memory(self)
 
     def call(self, call: Call[T]) -> T:
         """Send one prepared call and read its answer."""
         response = self._http.request(
             call.method,
             self.url + call.path,
-            json=call.json,
+            json=call.json if call.content is None else None,
+            content=call.content,
             params=dict(call.params),
-            headers=self._headers,
+            headers=call.headers(self._headers),
         )
         return read_response(call, response)
 
@@ -107,14 +110,16 @@ class AsyncClient:
         self.agents = AsyncAgents(self)
         self.users = AsyncUsers(self)
         self.keys = AsyncKeys(self)
+        self.memory = AsyncMemory(self)
 
     async def call(self, call: Call[T]) -> T:
         response = await self._http.request(
             call.method,
             self.url + call.path,
-            json=call.json,
+            json=call.json if call.content is None else None,
+            content=call.content,
             params=dict(call.params),
-            headers=self._headers,
+            headers=call.headers(self._headers),
         )
         return read_response(call, response)
 

@@ -123,10 +123,10 @@ def search(
 
 def recall(rt: Runtime, actor: Principal, project: str, query: RecallQuery) -> RecallResult:
     """The items of one project that best answer ``query``, with their score breakdown."""
-    query.check()
     now = rt.clock.now()
     with rt.db.read() as uow:
         mem = enter(uow, actor, project, Permission.MEMORY_READ)
+        query.check()
         hits = search(rt, mem, query, now)
         stale = activity_is_stale(uow, actor, mem.project_id, now)
     note_read(rt, actor, mem.project, stale)

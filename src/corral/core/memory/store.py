@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, cast, delete, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from corral.core.memory.ranking import Candidate, CorpusStats
@@ -80,15 +80,8 @@ class ItemFilter:
         if self.until is not None:
             out.append(ITEM.valid_from < self.until)
         for tag in self.tags:
-            out.append(_has_tag(dialect, tag))
+            out.append(memory_search.has_tag(dialect, tag))
         return out
-
-
-def _has_tag(dialect: str, tag: str) -> ColumnElement[bool]:
-    if dialect == "postgresql":
-        return ITEM.tags.contains([tag])
-    # JSON arrays of validated tags (no quotes or spaces): a quoted match is exact.
-    return cast(ITEM.tags, String).contains(f'"{tag}"', autoescape=True)
 
 
 class ProjectMemory:

@@ -222,6 +222,8 @@ def _numbered(lines: list[str], items: list[ExportedItem]) -> Iterator[tuple[int
 
 def import_jsonl(rt: Runtime, actor: Principal, project: str, document: str) -> ImportResult:
     """Store an export in a project: all lines, or nothing (422 listing every bad line)."""
+    with rt.db.read() as uow:
+        enter(uow, actor, project, Permission.MEMORY_WRITE)  # refuse outsiders before parsing
     items, brief, problems = parse_import(rt, document)
     if problems:
         shown = "; ".join(f"line {p.line}: {p.problem}" for p in problems[:3])

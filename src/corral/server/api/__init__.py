@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from corral.schemas.common import ErrorResponse
-from corral.server.api import agents, keys, projects, status, users
+from corral.server.api import agents, keys, memory, projects, status, users
 from corral.server.deps import current_principal
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -25,4 +25,6 @@ def build_v1_router() -> APIRouter:
     )
     for module in (status, projects, users, agents, keys):
         v1.include_router(module.router)
+    v1.include_router(memory.router)
+    v1.include_router(memory.workspace_router)
     return v1
