@@ -5,7 +5,19 @@ from __future__ import annotations
 import click
 
 from corral import __version__
-from corral.cli import account, agents, db, keys, openapi, projects, serve, users
+from corral.cli import (
+    account,
+    agents,
+    db,
+    keys,
+    mcp,
+    memory,
+    open_project,
+    openapi,
+    projects,
+    serve,
+    users,
+)
 from corral.cli.context import CliState
 
 
@@ -29,6 +41,9 @@ cli.add_command(agents.agents)
 cli.add_command(keys.keys)
 cli.add_command(users.users)
 cli.add_command(openapi.openapi)
+cli.add_command(memory.memory)
+cli.add_command(open_project.open_)
+cli.add_command(mcp.mcp)
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from corral.db import migrate
 from corral.schemas.status import Health
 from corral.server.api import build_v1_router
 from corral.server.errors import install_error_handlers
+from corral.server.mcp import mount_mcp
 from corral.server.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from corral.settings import Settings
 
@@ -63,7 +64,8 @@ def create_app(
         jobs = JobRunner(rt, background_jobs() if settings.jobs_enabled else [])
         jobs.start()
         try:
-            yield
+            async with mcp_running():
+                yield
         finally:
             jobs.stop()
             if runtime is None:
@@ -97,6 +99,7 @@ def create_app(
         return Health(status="unavailable", detail=problem)
 
     app.include_router(build_v1_router())
+    mcp_running = mount_mcp(app)
     return app
 
 
