@@ -84,9 +84,12 @@ async def test_tools_work_end_to_end(app: FastAPI, runtime: Runtime) -> None:
 
 async def test_requests_without_a_valid_key_are_refused(app: FastAPI, runtime: Runtime) -> None:
     bootstrap_workspace(runtime)
-    async with running(app), httpx2.AsyncClient(
-        transport=httpx2.ASGITransport(app=app), base_url="http://testserver"
-    ) as http:
+    async with (
+        running(app),
+        httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app), base_url="http://testserver"
+        ) as http,
+    ):
         response = await http.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
         assert response.status_code == 401
         assert response.json()["error"]["code"] == "missing_credentials"

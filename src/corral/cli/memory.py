@@ -213,7 +213,8 @@ def show(state: CliState, project: str, item_id: int, as_json: bool) -> None:
         item = client.memory.get(project, item_id)
         versions = client.memory.history(project, item_id)
     if as_json:
-        print_json({"item": item.model_dump(mode="json"), "history": versions})
+        history = [v.model_dump(mode="json") for v in versions]
+        print_json({"item": item.model_dump(mode="json"), "history": history})
         return
     emit(item, as_json=False, columns=[*COLUMNS, "valid_to", "superseded_by", "author", "version"])
     emit(versions, as_json=False, columns=["version", "changed_at", "actor", "change"])

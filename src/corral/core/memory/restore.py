@@ -280,7 +280,7 @@ def _fuzzy(uow: Session, actor: Principal, name: str) -> str:
     for matches in (
         [n for n in names if n.startswith(wanted)],
         [n for n in names if wanted in n],
-        difflib.get_close_matches(wanted, names, n=5, cutoff=0.6),
+        difflib.get_close_matches(wanted, names, n=5, cutoff=0.75),
     ):
         if len(matches) == 1:
             return matches[0]
