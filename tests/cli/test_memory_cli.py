@@ -78,7 +78,8 @@ def test_memory_commands(run, tmp_path: Path) -> None:
     assert [h["item"]["id"] for h in hits["hits"]] == [made["item"]["id"]]
     assert "Use PostgreSQL" in run("memory", "recall", "acme", "postgresql").output
     pack = run("open", "--recent").output
-    assert "## Goal" in pack and "Write the docs" in pack
+    assert "## Goal" in pack
+    assert "Write the docs" in pack
     assert "Use PostgreSQL" in run("open", "acm", "--budget", "200").output
     assert "Use PostgreSQL" in run("memory", "restore", "acme", "--task", "database").output
     run("memory", "done", "acme", str(task["id"]))

@@ -9,9 +9,8 @@ from typing import Any
 
 import httpx2
 from fastapi import FastAPI
-from mcp.client.streamable_http import streamable_http_client
-
 from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 
 
 @asynccontextmanager

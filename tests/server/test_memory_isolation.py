@@ -8,12 +8,12 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
-import corral
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import corral
 from tests.conftest import bearer, client_for
 from tests.mcp.harness import mcp_client, payload
 
@@ -150,7 +150,8 @@ async def check_mcp(app: FastAPI, world: dict[str, Any], key: str, reach: set[st
                             and project not in text.split("projects:")[1]
                         ), text
                         continue
-                    assert tool == "open_project" and body["project"] in reach
+                    assert tool == "open_project"
+                    assert body["project"] in reach
                 opened = body.get("project", project)
                 for entry in body.get("hits", []) + body.get("relevant", []):
                     assert world["owner"][entry["item"]["id"]] == opened
