@@ -119,13 +119,13 @@ def adjust_terms(uow: Session, project_id: int, deltas: Mapping[str, int]) -> No
     if not rows:
         return
     module: Any = postgresql if _dialect(uow) == "postgresql" else sqlite
-    for start in range(0, len(rows), _CHUNK):
-        statement = module.insert(MemoryTermRow).values(rows[start : start + _CHUNK])
-        statement = statement.on_conflict_do_update(
-            index_elements=["project_id", "term"],
-            set_={"df": MemoryTermRow.df + statement.excluded.df},
-        )
-        uow.execute(statement)
+    statement = module.insert(MemoryTermRow)
+    statement = statement.on_conflict_do_update(
+        index_elements=["project_id", "term"],
+        set_={"df": MemoryTermRow.df + statement.excluded.df},
+    )
+    # One statement, many parameter sets: the driver's executemany, no SQL built per batch.
+    uow.execute(statement, rows)
     if any(row["df"] < 0 for row in rows):
         gone = [row["term"] for row in rows if row["df"] < 0]
         for start in range(0, len(gone), _CHUNK):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from corral.db.schema import MemoryItemRow, MemoryVersionRow
 from corral.schemas.memory import (
     ItemVersion,
@@ -32,6 +34,30 @@ def describe_item(row: MemoryItemRow, project: str) -> MemoryItem:
         version=row.version,
         created_at=row.created_at,
         updated_at=row.updated_at,
+    )
+
+
+def describe_values(item_id: int, values: dict[str, Any], project: str) -> MemoryItem:
+    """An item as just inserted, from the values written (no read back)."""
+    return MemoryItem(
+        id=item_id,
+        project=project,
+        kind=MemoryKind(values["kind"]),
+        key=values["key"],
+        content=values["content"],
+        tags=list(values["tags"]),
+        source=MemorySource(values["source"]),
+        session=values["session"],
+        author=values["author"],
+        pinned=values["pinned"],
+        importance=values["importance"],
+        status=TaskStatus(values["status"]) if values["status"] else None,
+        valid_from=values["valid_from"],
+        valid_to=values["valid_to"],
+        superseded_by=values["superseded_by"],
+        version=values["version"],
+        created_at=values["created_at"],
+        updated_at=values["updated_at"],
     )
 
 

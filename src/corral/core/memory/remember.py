@@ -20,7 +20,7 @@ from typing import Any
 
 from corral.core.access import Principal
 from corral.core.memory import text
-from corral.core.memory.describe import describe_item
+from corral.core.memory.describe import describe_item, describe_values
 from corral.core.memory.scope import enter, record_activity
 from corral.core.memory.store import ProjectMemory
 from corral.core.runtime import Runtime
@@ -28,6 +28,7 @@ from corral.db.schema import MemoryItemRow
 from corral.errors import Conflict, InvalidRequest, PayloadTooLarge
 from corral.schemas.access import Permission
 from corral.schemas.memory import (
+    MemoryItem,
     MemoryItemCreate,
     MemoryKind,
     RememberManyResult,
@@ -138,26 +139,34 @@ def remember_many(
             superseded_by_item.setdefault(new_index, []).append(ids[old_index])
         record_activity(uow, actor, mem.project, now)
         uow.flush()
-        shown = mem.by_ids(
-            sorted({ref if kind == "duplicate" else ids[ref] for kind, ref in plan.outcomes})
-        )
+        # New rows are described from what was inserted; only rows changed since (closed by a
+        # later item of the batch) or found as duplicates are read back.
+        loaded = {
+            **existing,
+            **mem.by_ids(sorted({r for k, r in plan.outcomes if k == "duplicate"})),
+        }
+
+        def shown(item_id: int, values: dict[str, Any] | None) -> MemoryItem:
+            if item_id in loaded or values is None:
+                return describe_item(loaded[item_id], project)
+            return describe_values(item_id, values, project)
+
         results = []
         for kind, ref in plan.outcomes:
             if kind == "new":
                 replaced = sorted(superseded_by_item.get(ref, []))
-                row = shown[ids[ref]]
                 results.append(
                     RememberResult(
                         outcome="superseded" if replaced else "created",
-                        item=describe_item(row, project),
+                        item=shown(ids[ref], plan.rows[ref]),
                         superseded=replaced,
                     )
                 )
+            elif kind == "duplicate":
+                results.append(RememberResult(outcome="duplicate", item=shown(ref, None)))
             else:
-                row = shown[ref if kind == "duplicate" else ids[ref]]
-                results.append(
-                    RememberResult(outcome="duplicate", item=describe_item(row, project))
-                )
+                earlier = shown(ids[ref], plan.rows[ref])
+                results.append(RememberResult(outcome="duplicate", item=earlier))
     created = sum(1 for kind, _ in plan.outcomes if kind == "new")
     return RememberManyResult(
         results=results, created=created, duplicates=len(plan.outcomes) - created
@@ -188,7 +197,11 @@ def _plan(
         key: [("existing", r.id, r.kind, r.content_hash) for r in rows]
         for key, rows in keyed_existing.items()
     }
-    session_context: dict[str, str] = {}
+    sessions = [item.session for item in items if item.session]
+    session_context = {
+        session: own_terms(mem, tokens)
+        for session, tokens in (mem.last_in_sessions(sessions) if sessions else {}).items()
+    }
     for index, (item, digest) in enumerate(zip(items, hashes, strict=True)):
         identity = (item.kind.value, item.key, digest)
         own = index_text(mem, item.content, item.key, item.tags)
@@ -249,10 +262,7 @@ def _plan(
 def _session_context(mem: ProjectMemory, session: str | None, seen: dict[str, str]) -> str:
     if not session:
         return ""
-    if session not in seen:
-        last = mem.last_in_session(session)
-        seen[session] = own_terms(mem, last[1]) if last else ""
-    return seen[session]
+    return seen.get(session, "")
 
 
 def _conflict(

@@ -32,6 +32,8 @@ from corral.schemas.access import Permission
 from corral.schemas.memory import ContextPack, MemoryKind, RecallHit
 
 RELEVANT_LIMIT = 30
+MIN_ENTRY_TOKENS = 6
+"""No entry costs fewer tokens than this ("- x [#1]" and its line break)."""
 TEXT_SECTIONS = ("goal", "directory", "notes")
 ORDER = ("goal", "rules", "decisions", "open_tasks", "relevant", "directory", "notes")
 TITLES = {
@@ -53,6 +55,9 @@ class _Packer:
     omitted: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ORDER, 0))
 
     def offer(self, section: str, line: str) -> bool:
+        if self.budget - self.used < MIN_ENTRY_TOKENS:  # full: no need to count
+            self.omitted[section] += 1
+            return False
         cost = count_tokens(line + "\n")
         if not self.lines[section]:
             cost += count_tokens(f"## {TITLES[section]}\n\n") + 1

@@ -9,9 +9,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, delete, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from corral.core.memory.ranking import Candidate, CorpusStats
@@ -124,11 +124,15 @@ class ProjectMemory:
         before_id: int | None = None,
         order: str = "newest",
     ) -> list[MemoryItemRow]:
-        query = self._select().where(*where.clauses(self.dialect))
+        """Items matching ``where``, as read-only rows (plain result rows with the attributes of
+        :class:`MemoryItemRow`: listing many items skips the ORM's bookkeeping)."""
+        query = select(ITEM.__table__).where(
+            ITEM.project_id == self.project_id, *where.clauses(self.dialect)
+        )
         if before_id is not None:
             query = query.where(ITEM.id < before_id if order == "newest" else ITEM.id > before_id)
         query = query.order_by(ITEM.id.desc() if order == "newest" else ITEM.id)
-        return list(self.uow.scalars(query.limit(limit)))
+        return cast(list[MemoryItemRow], list(self.uow.execute(query.limit(limit))))
 
     def all_rows(self, batch: int = 1000) -> Iterable[MemoryItemRow]:
         """Every item of the project, oldest first, a batch at a time (for export)."""
@@ -172,16 +176,29 @@ class ProjectMemory:
                 found.setdefault(row.key or "", []).append(row)
         return found
 
-    def last_in_session(self, session: str) -> tuple[int, str] | None:
-        """(id, index tokens) of the newest item of a session."""
-        query = (
-            select(ITEM.id, ITEM.search_text)
-            .where(ITEM.project_id == self.project_id, ITEM.session == session)
-            .order_by(ITEM.id.desc())
-            .limit(1)
-        )
-        row = self.uow.execute(query).one_or_none()
-        return None if row is None else (int(row[0]), str(row[1]))
+    def last_in_sessions(self, sessions: Sequence[str]) -> dict[str, str]:
+        """The index tokens of the newest item of each session (sessions without items are
+        left out)."""
+        unique = sorted(set(sessions))
+        newest: list[int] = []
+        for start in range(0, len(unique), _CHUNK):
+            query = (
+                select(func.max(ITEM.id))
+                .where(
+                    ITEM.project_id == self.project_id,
+                    ITEM.session.in_(unique[start : start + _CHUNK]),
+                )
+                .group_by(ITEM.session)
+            )
+            newest += [int(v) for v in self.uow.scalars(query)]
+        found: dict[str, str] = {}
+        for start in range(0, len(newest), _CHUNK):
+            latest = select(ITEM.session, ITEM.search_text).where(
+                ITEM.project_id == self.project_id, ITEM.id.in_(newest[start : start + _CHUNK])
+            )
+            for row in self.uow.execute(latest):
+                found[str(row[0])] = str(row[1])
+        return found
 
     def versions(self, item_id: int) -> list[MemoryVersionRow]:
         query = (

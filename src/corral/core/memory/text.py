@@ -16,6 +16,8 @@ import snowballstemmer
 from corral.core.memory.stopwords import STOPWORDS
 
 _WORD = re.compile(r"\w+")
+_PUNCTUATION = re.compile(r"[^\w\s]|_")
+"""Punctuation and symbols (anything neither a word character nor a space, and '_')."""
 _POSSESSIVE = re.compile(r"['\u2019]s\b")
 _ASCII_TERM = re.compile(r"^[a-z0-9]+$")
 _MAX_TERM = 40
@@ -26,8 +28,7 @@ def normalize(text: str) -> str:
     """The normal form two items must share to be duplicates: Unicode-normalised, case-folded,
     without punctuation, with single spaces."""
     folded = unicodedata.normalize("NFKC", text).casefold()
-    kept = "".join(" " if unicodedata.category(ch).startswith(("P", "S")) else ch for ch in folded)
-    return " ".join(kept.split())
+    return " ".join(_PUNCTUATION.sub(" ", folded).split())
 
 
 def content_hash(text: str) -> str:
@@ -36,6 +37,8 @@ def content_hash(text: str) -> str:
 
 
 def _fold(text: str) -> str:
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 

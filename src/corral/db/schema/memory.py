@@ -36,7 +36,7 @@ class MemoryItemRow(Base):
     __table_args__ = (
         Index(None, "project_id", "content_hash"),
         Index(None, "project_id", "key", "valid_to"),
-        Index(None, "project_id", "kind", "valid_to"),
+        Index(None, "project_id", "kind", "id"),
         Index(None, "project_id", "session", "id"),
         Index(None, "project_id", "updated_at"),
     )

@@ -108,8 +108,8 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(
-            batch_op.f("ix_memory_items_project_id_kind_valid_to"),
-            ["project_id", "kind", "valid_to"],
+            batch_op.f("ix_memory_items_project_id_kind_id"),
+            ["project_id", "kind", "id"],
             unique=False,
         )
         batch_op.create_index(
@@ -194,7 +194,7 @@ def downgrade() -> None:
     with op.batch_alter_table("memory_items", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_memory_items_project_id_updated_at"))
         batch_op.drop_index(batch_op.f("ix_memory_items_project_id_session_id"))
-        batch_op.drop_index(batch_op.f("ix_memory_items_project_id_kind_valid_to"))
+        batch_op.drop_index(batch_op.f("ix_memory_items_project_id_kind_id"))
         batch_op.drop_index(batch_op.f("ix_memory_items_project_id_key_valid_to"))
         batch_op.drop_index(batch_op.f("ix_memory_items_project_id_content_hash"))
 
