@@ -27,14 +27,14 @@ import httpx2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import median, percentile, scratch_runtime  # noqa: E402
+from _common import median, percentile, scratch_runtime
 
-from corral.core.memory.recall import RecallQuery, recall  # noqa: E402
-from corral.core.memory.remember import remember_many  # noqa: E402
-from corral.core.memory.restore import restore  # noqa: E402
-from corral.core.projects import create_project  # noqa: E402
-from corral.schemas.memory import MemoryItemCreate  # noqa: E402
-from corral.schemas.tenancy import ProjectCreate  # noqa: E402
+from corral.core.memory.recall import RecallQuery, recall
+from corral.core.memory.remember import remember_many
+from corral.core.memory.restore import restore
+from corral.core.projects import create_project
+from corral.schemas.memory import MemoryItemCreate
+from corral.schemas.tenancy import ProjectCreate
 
 BATCH = 5000
 KINDS = ["note"] * 6 + ["fact"] * 2 + ["decision", "task"]
@@ -45,7 +45,28 @@ class Corpus:
 
     def __init__(self, seed: int = 7, vocabulary: int = 30_000) -> None:
         self.random = random.Random(seed)
-        syllables = "ka lo mi ne ru sa ti vo zen dar pel quo bri fu gan hes jor wim yul cos".split()
+        syllables = [
+            "ka",
+            "lo",
+            "mi",
+            "ne",
+            "ru",
+            "sa",
+            "ti",
+            "vo",
+            "zen",
+            "dar",
+            "pel",
+            "quo",
+            "bri",
+            "fu",
+            "gan",
+            "hes",
+            "jor",
+            "wim",
+            "yul",
+            "cos",
+        ]
         words: set[str] = set()
         while len(words) < vocabulary:
             words.add("".join(self.random.choices(syllables, k=self.random.randint(2, 4))))
@@ -167,7 +188,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as home:
             process, server_url = serve(url, home)
             try:
-                http_ms = [t * 1000 for t in http_remember_p50(server_url, key, projects[0], corpus, 200)]
+                http_ms = [
+                    t * 1000 for t in http_remember_p50(server_url, key, projects[0], corpus, 200)
+                ]
             finally:
                 process.terminate()
                 process.wait(timeout=30)
@@ -188,7 +211,11 @@ def main() -> None:
     }
     print(f"Memory at {args.items:,} items over {args.projects} projects ({rt.db.dialect})")
     rows = [
-        ("batch remember", f"{figures['batch_remember_items_per_s']:,} items/s", ">= 2,000 items/s"),
+        (
+            "batch remember",
+            f"{figures['batch_remember_items_per_s']:,} items/s",
+            ">= 2,000 items/s",
+        ),
         ("recall p50 (in-process)", f"{figures['recall_p50_ms']} ms", "<= 10 ms"),
         ("recall p95 (in-process)", f"{figures['recall_p95_ms']} ms", "<= 25 ms"),
         ("restore p95 (in-process)", f"{figures['restore_p95_ms']} ms", "<= 50 ms"),

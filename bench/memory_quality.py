@@ -21,13 +21,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import REPO, scratch_runtime  # noqa: E402
+from _common import REPO, scratch_runtime
 
-from corral.core.memory.recall import RecallQuery, recall  # noqa: E402
-from corral.core.memory.remember import remember_many  # noqa: E402
-from corral.core.projects import create_project  # noqa: E402
-from corral.schemas.memory import MemoryItemCreate  # noqa: E402
-from corral.schemas.tenancy import ProjectCreate  # noqa: E402
+from corral.core.memory.recall import RecallQuery, recall
+from corral.core.memory.remember import remember_many
+from corral.core.projects import create_project
+from corral.schemas.memory import MemoryItemCreate
+from corral.schemas.tenancy import ProjectCreate
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "locomo" / "locomo_dev.json"
 CATEGORIES = {1, 2, 3, 4}
@@ -90,7 +90,9 @@ def main() -> None:
             dia_ids = [d for d, _, _ in rows]
             texts = [t for _, _, t in rows]
             retriever = bm25s.BM25()
-            retriever.index(bm25s.tokenize(texts, stopwords="en", show_progress=False), show_progress=False)
+            retriever.index(
+                bm25s.tokenize(texts, stopwords="en", show_progress=False), show_progress=False
+            )
             for qa in conversation["qa"]:
                 evidence = set(qa.get("evidence", [])) & set(dia_ids)
                 if qa.get("category") not in CATEGORIES or not evidence:
@@ -120,12 +122,17 @@ def main() -> None:
         "bm25s_ndcg_at_10": round(sum(ref_n) / questions, 4),
         "corral_recall_p50_ms": round(sorted(timings)[len(timings) // 2] * 1000, 2),
     }
-    print(f"LoCoMo turn retrieval, categories 1-4: {len(data)} conversations, {questions} questions")
+    print(
+        f"LoCoMo turn retrieval, categories 1-4: {len(data)} conversations, {questions} questions"
+    )
     print(f"{'system':<28}{'recall@10':>10}{'nDCG@10':>10}")
     name = "Corral recall" + (" + dense" if args.dense else "")
-    print(f"{name:<28}{figures['corral_recall_at_10']:>10.3f}{figures['corral_ndcg_at_10']:>10.3f}")
-    print(f"{'bm25s (reference)':<28}{figures['bm25s_recall_at_10']:>10.3f}{figures['bm25s_ndcg_at_10']:>10.3f}")
-    print(f"targets: recall@10 >= 0.62, nDCG@10 >= 0.46; recall p50 {figures['corral_recall_p50_ms']} ms")
+    corral_row = (figures["corral_recall_at_10"], figures["corral_ndcg_at_10"])
+    reference_row = (figures["bm25s_recall_at_10"], figures["bm25s_ndcg_at_10"])
+    print(f"{name:<28}{corral_row[0]:>10.3f}{corral_row[1]:>10.3f}")
+    print(f"{'bm25s (reference)':<28}{reference_row[0]:>10.3f}{reference_row[1]:>10.3f}")
+    p50 = figures["corral_recall_p50_ms"]
+    print(f"targets: recall@10 >= 0.62, nDCG@10 >= 0.46; recall p50 {p50} ms")
     print(json.dumps(figures))
 
 

@@ -271,14 +271,18 @@ def done(state: CliState, project: str, item_id: int, as_json: bool) -> None:
 @click.argument("project")
 @click.argument("item_id", type=int)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
 @pass_state
-def forget(state: CliState, project: str, item_id: int, yes: bool) -> None:
+def forget(state: CliState, project: str, item_id: int, yes: bool, as_json: bool) -> None:
     """Delete item ITEM_ID for good, with its history (audited)."""
     if not yes:
         click.confirm(f"Forget item {item_id} of {project} for good?", abort=True)
     with state.client() as client:
         client.memory.forget(project, item_id)
-    console.print(f"Forgot item {item_id}.")
+    if as_json:
+        print_json({"forgotten": item_id, "project": project})
+    else:
+        console.print(f"Forgot item {item_id}.")
 
 
 @memory.command()
@@ -321,12 +325,15 @@ def brief(
     help="jsonl round-trips through import; markdown is for people.",
 )
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file.")
+@json_option
 @pass_state
-def export(state: CliState, project: str, form: str, output: str | None) -> None:
+def export(state: CliState, project: str, form: str, output: str | None, as_json: bool) -> None:
     """Export PROJECT's memory (audited)."""
     with state.client() as client:
         document = client.memory.export(project, format=form)
-    if output:
+    if as_json:
+        print_json({"project": project, "format": form, "document": document})
+    elif output:
         Path(output).write_text(document)
         console.print(f"Wrote {output}.")
     else:

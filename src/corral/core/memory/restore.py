@@ -4,8 +4,9 @@ fuzzy name or as "the one I worked on most recently".
 Packing: entries are admitted in priority order while they fit the token budget — the goal,
 pinned constraints, the other constraints, decisions, open tasks, the items most relevant to the
 task (or, with no task, the newest other items), then the directory and notes — and then printed
-in the brief's fixed section order. Tokens are counted offline with cl100k_base, on the final
-Markdown, which never exceeds the budget.
+in the brief's fixed section order. Once an entry does not fit, only shorter entries are tried.
+Tokens are counted offline with cl100k_base, on the final Markdown, which never exceeds the
+budget.
 """
 
 from __future__ import annotations
@@ -53,9 +54,13 @@ class _Packer:
     used: int = 0
     lines: dict[str, list[str]] = field(default_factory=lambda: {name: [] for name in ORDER})
     omitted: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ORDER, 0))
+    shortest_rejected: int | None = None
 
     def offer(self, section: str, line: str) -> bool:
-        if self.budget - self.used < MIN_ENTRY_TOKENS:  # full: no need to count
+        # Once an entry did not fit, only shorter ones are tried (and tokenized): the pack is
+        # nearly full, and counting hundreds of lines that cannot fit is most of the cost.
+        full = self.budget - self.used < MIN_ENTRY_TOKENS
+        if full or (self.shortest_rejected is not None and len(line) >= self.shortest_rejected):
             self.omitted[section] += 1
             return False
         cost = count_tokens(line + "\n")
@@ -63,6 +68,7 @@ class _Packer:
             cost += count_tokens(f"## {TITLES[section]}\n\n") + 1
         if self.used + cost > self.budget:
             self.omitted[section] += 1
+            self.shortest_rejected = len(line)
             return False
         self.lines[section].append(line)
         self.used += cost

@@ -38,7 +38,8 @@ class MemoryItemRow(Base):
         Index(None, "project_id", "key", "valid_to"),
         Index(None, "project_id", "kind", "id"),
         Index(None, "project_id", "session", "id"),
-        Index(None, "project_id", "updated_at"),
+        # Lookups by id always carry the project: with this index they stay point lookups.
+        Index(None, "project_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)

@@ -118,8 +118,8 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(
-            batch_op.f("ix_memory_items_project_id_updated_at"),
-            ["project_id", "updated_at"],
+            batch_op.f("ix_memory_items_project_id_id"),
+            ["project_id", "id"],
             unique=False,
         )
 
@@ -192,7 +192,7 @@ def downgrade() -> None:
     op.drop_table("memory_terms")
     op.drop_table("memory_stats")
     with op.batch_alter_table("memory_items", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_memory_items_project_id_updated_at"))
+        batch_op.drop_index(batch_op.f("ix_memory_items_project_id_id"))
         batch_op.drop_index(batch_op.f("ix_memory_items_project_id_session_id"))
         batch_op.drop_index(batch_op.f("ix_memory_items_project_id_kind_id"))
         batch_op.drop_index(batch_op.f("ix_memory_items_project_id_key_valid_to"))
