@@ -20,6 +20,13 @@ from pathlib import Path
 
 import httpx2
 
+from corral.core.access import Principal
+from corral.core.bootstrap import bootstrap_workspace
+from corral.core.keys import authenticate
+from corral.core.runtime import Runtime
+from corral.db import migrate
+from corral.settings import Settings
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -180,3 +187,22 @@ def print_table(title: str, rows: list[tuple[str, ...]], header: tuple[str, ...]
     print("  ".join("-" * w for w in widths))
     for row in rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
+
+
+@contextmanager
+def scratch_runtime(
+    database_url: str | None, **settings: object
+) -> Iterator[tuple[Runtime, Principal, str]]:
+    """A migrated, empty Corral in this process (a temporary SQLite file unless a URL is given),
+    its admin principal and admin key."""
+    with tempfile.TemporaryDirectory() as home:
+        url = database_url or f"sqlite:///{home}/bench.db"
+        rt = Runtime.from_settings(Settings(home=Path(home), database_url=url, **settings))  # type: ignore[arg-type]
+        migrate.upgrade(rt.db)
+        key = bootstrap_workspace(rt)
+        if key is None:
+            raise SystemExit(f"{url} is not empty: give a fresh database to benchmark on.")
+        try:
+            yield rt, authenticate(rt, key), key
+        finally:
+            rt.db.dispose()

@@ -135,6 +135,39 @@ class Settings(BaseSettings):
             "start), so that queries keep their plans as the tables grow."
         ),
     )
+    memory_max_item_bytes: int = Field(
+        default=32 * 1024,
+        ge=256,
+        le=16 * 1024 * 1024,
+        description="Largest memory item content accepted, in UTF-8 bytes; larger ones get 413.",
+    )
+    memory_recall_candidates: int = Field(
+        default=300,
+        ge=10,
+        le=100_000,
+        description=(
+            "Recall scores, for each query term, at most this many of the newest items holding "
+            "it (all of them for rarer terms)."
+        ),
+    )
+    memory_recency_half_life_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="Age at which an item's recency boost has halved, in days.",
+    )
+    memory_restore_budget: int = Field(
+        default=2000,
+        ge=64,
+        le=200_000,
+        description="Token budget of a context pack when the caller gives none.",
+    )
+    memory_dense_encoder: Literal["none", "wordllama"] = Field(
+        default="none",
+        description=(
+            "Optional dense-vector stage of recall: `wordllama` (install `corral[dense]`; the "
+            "model ships inside that package) fuses embedding similarity with BM25."
+        ),
+    )
     admin_email: str = Field(
         default="admin@localhost",
         description="Login of the workspace administrator created on first start.",

@@ -9,6 +9,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from corral.db import Database, migrate
+from corral.db.memory_search import include_name
 from corral.db.migrate import _config
 from corral.db.schema import Base
 from tests.conftest import PostgresServer
@@ -46,7 +47,8 @@ def test_every_migration_walks_up_and_down(empty_db: Database) -> None:
 def test_migrations_build_exactly_the_declared_schema(empty_db: Database) -> None:
     migrate.upgrade(empty_db)
     with empty_db.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        opts = {"compare_type": True, "include_name": include_name}
+        context = MigrationContext.configure(conn, opts=opts)
         diff = compare_metadata(context, Base.metadata)
     empty_db.dispose()
     assert diff == [], f"schema.py and the migrations disagree: {diff}"

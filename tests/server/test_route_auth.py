@@ -106,6 +106,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/providers"): Rule(403, 403),
     ("PATCH", "/v1/providers/{provider}"): Rule(403, 403),
     ("DELETE", "/v1/providers/{provider}"): Rule(403, 403),
+    # Memory across projects: what the caller reaches, nothing else.
+    ("POST", "/v1/memory/open"): Rule(ALLOWED, ALLOWED),
+    ("GET", "/v1/memory/recall"): Rule(ALLOWED, ALLOWED),
 }
 
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -136,6 +139,11 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/alerts/{alert_id}"): {"status": "acknowledged"},
     ("POST", "/v1/alert-rules"): {"name": "r", "project": "alpha"},
     ("PATCH", "/v1/alert-rules/{rule_id}"): {"enabled": False},
+    ("POST", "/v1/projects/{project}/memory/items"): {"content": "x"},
+    ("POST", "/v1/projects/{project}/memory/items/batch"): {"items": [{"content": "x"}]},
+    ("PATCH", "/v1/projects/{project}/memory/items/{item_id}"): {"content": "x"},
+    ("PATCH", "/v1/projects/{project}/memory/brief"): {"goal": "x"},
+    ("POST", "/v1/memory/open"): {"recent": True},
 }
 
 
@@ -183,9 +191,10 @@ def world(http: TestClient, admin: corral.Client, runtime: Runtime) -> World:
     return built
 
 
-def call(http: TestClient, method: str, path: str, world: World, key: str | None) -> Any:
-    filled = (
-        path.replace("{project}", "alpha")
+def fill(path: str, world: World, project: str = "alpha") -> str:
+    """A concrete URL for a route, naming objects the world created."""
+    return (
+        path.replace("{project}", project)
         .replace("{agent}", "bot")
         .replace("{user_id}", str(world.member_id))
         .replace("{key_id}", world.admin.keys.list()[0].id)
@@ -200,9 +209,13 @@ def call(http: TestClient, method: str, path: str, world: World, key: str | None
         .replace("{trace_id}", "0" * 32)
         .replace("{span_id}", "0" * 16)
         .replace("{session_id}", "s1")
+        .replace("{item_id}", "1")
     )
+
+
+def call(http: TestClient, method: str, path: str, world: World, key: str | None) -> Any:
     headers = bearer(key) if key else {}
-    return http.request(method, filled, json=BODIES.get((method, path)), headers=headers)
+    return http.request(method, fill(path, world), json=BODIES.get((method, path)), headers=headers)
 
 
 def test_every_route_has_a_rule(app: FastAPI) -> None:
@@ -241,9 +254,7 @@ def test_key_of_another_project_is_refused(app: FastAPI, http: TestClient, world
             # A project that does not exist is refused the same way.
             ghost = http.request(
                 method,
-                path.replace("{project}", "no-such-project")
-                .replace("{agent}", "bot")
-                .replace("{user_id}", str(world.member_id)),
+                fill(path, world, project="no-such-project"),
                 json=BODIES.get((method, path)),
                 headers=bearer(world.other_project_key),
             )

@@ -15,6 +15,9 @@ from corral.cli import (
     fake_llm,
     keys,
     lifecycle,
+    mcp,
+    memory,
+    open_project,
     openapi,
     policies,
     projects,
@@ -60,6 +63,9 @@ cli.add_command(lifecycle.deploy)
 cli.add_command(lifecycle.rollback)
 cli.add_command(traces.traces)
 cli.add_command(sessions.sessions)
+cli.add_command(memory.memory)
+cli.add_command(open_project.open_)
+cli.add_command(mcp.mcp)
 
 
 def main() -> None:

@@ -27,6 +27,16 @@ class Call(Generic[T]):
     parse: Callable[[Any], T]
     json: Any = None
     params: Mapping[str, Any] = field(default_factory=dict)
+    content: bytes | None = None
+    """A raw body (sent instead of ``json``) and its media type."""
+    content_type: str | None = None
+    raw: bool = False
+    """Hand the response text to ``parse`` instead of decoded JSON."""
+
+    def headers(self, base: Mapping[str, str]) -> dict[str, str]:
+        if self.content_type is None:
+            return dict(base)
+        return {**base, "content-type": self.content_type}
 
 
 def segment(value: str | int) -> str:
@@ -73,6 +83,8 @@ def read_response(call: Call[T], response: httpx2.Response) -> T:
         except ValueError:
             payload = response.text
         raise error_from_response(response.status_code, payload)
+    if call.raw:
+        return call.parse(response.text)
     if response.status_code == 204 or not response.content:
         return call.parse(None)
     return call.parse(response.json())

@@ -36,6 +36,7 @@ from corral.sdk import _operations as ops
 from corral.sdk._calls import Call, default_headers, read_response, resolve_settings
 from corral.sdk.alerts import Alerts, AsyncAlerts
 from corral.sdk.cost import AsyncBudgets, AsyncProviders, Budgets, Providers
+from corral.sdk.memory import AsyncMemory, Memory
 from corral.sdk.traces import AsyncSessions, AsyncTraces, Sessions, Traces
 
 T = TypeVar("T")
@@ -74,15 +75,17 @@ class Client:
         self.alerts = Alerts(self)
         self.traces = Traces(self)
         self.sessions = Sessions(self)
+        self.memory = Memory(self)
 
     def call(self, call: Call[T]) -> T:
         """Send one prepared call and read its answer."""
         response = self._http.request(
             call.method,
             self.url + call.path,
-            json=call.json,
+            json=call.json if call.content is None else None,
+            content=call.content,
             params=dict(call.params),
-            headers=self._headers,
+            headers=call.headers(self._headers),
         )
         return read_response(call, response)
 
@@ -164,14 +167,16 @@ class AsyncClient:
         self.alerts = AsyncAlerts(self)
         self.traces = AsyncTraces(self)
         self.sessions = AsyncSessions(self)
+        self.memory = AsyncMemory(self)
 
     async def call(self, call: Call[T]) -> T:
         response = await self._http.request(
             call.method,
             self.url + call.path,
-            json=call.json,
+            json=call.json if call.content is None else None,
+            content=call.content,
             params=dict(call.params),
-            headers=self._headers,
+            headers=call.headers(self._headers),
         )
         return read_response(call, response)
 

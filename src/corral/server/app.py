@@ -21,6 +21,7 @@ from corral.schemas.status import Health
 from corral.server.api import build_public_router, build_v1_router
 from corral.server.console import console_error, install_console
 from corral.server.errors import install_error_handlers
+from corral.server.mcp import mount_mcp
 from corral.server.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from corral.settings import Settings
 
@@ -64,7 +65,8 @@ def create_app(
         jobs = JobRunner(rt, background_jobs(settings) if settings.jobs_enabled else [])
         jobs.start()
         try:
-            yield
+            async with mcp_running():
+                yield
         finally:
             jobs.stop()
             if runtime is None:
@@ -100,6 +102,7 @@ def create_app(
     app.include_router(build_public_router())
     app.include_router(build_v1_router())
     install_console(app)
+    mcp_running = mount_mcp(app)
     return app
 
 

@@ -28,6 +28,14 @@ from corral.db.schema.lifecycle import (
     RolloutRow,
     SessionAssignmentRow,
 )
+from corral.db.schema.memory import (
+    MemoryActivityRow,
+    MemoryBriefRow,
+    MemoryItemRow,
+    MemoryStatsRow,
+    MemoryTermRow,
+    MemoryVersionRow,
+)
 from corral.db.schema.observability import SessionRow, SpanRow, TraceRow
 from corral.db.schema.tenancy import (
     AgentRow,
@@ -57,6 +65,12 @@ __all__ = [
     "BudgetRow",
     "DeploymentRow",
     "LoginAttemptRow",
+    "MemoryActivityRow",
+    "MemoryBriefRow",
+    "MemoryItemRow",
+    "MemoryStatsRow",
+    "MemoryTermRow",
+    "MemoryVersionRow",
     "ProjectMemberRow",
     "ProjectRow",
     "ProviderRow",

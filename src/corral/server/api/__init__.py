@@ -13,6 +13,7 @@ from corral.server.api import (
     budgets,
     keys,
     lifecycle,
+    memory,
     otlp,
     policies,
     projects,
@@ -55,6 +56,8 @@ def build_v1_router() -> APIRouter:
         traces,
     ):
         v1.include_router(module.router)
+    v1.include_router(memory.router)
+    v1.include_router(memory.workspace_router)
     return v1
 
 
