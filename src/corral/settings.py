@@ -168,6 +168,23 @@ class Settings(BaseSettings):
             "model ships inside that package) fuses embedding similarity with BM25."
         ),
     )
+    gateway_default_max_tokens: int = Field(
+        default=4096,
+        ge=1,
+        le=1_000_000,
+        description=(
+            "Output limit the gateway applies to calls that set none, so that their worst-case "
+            "cost can be reserved before they run."
+        ),
+    )
+    gateway_record_content_bytes: int = Field(
+        default=32 * 1024,
+        ge=0,
+        description=(
+            "How much of each call's messages and answer the gateway records on its span "
+            "(0 records no content)."
+        ),
+    )
     admin_email: str = Field(
         default="admin@localhost",
         description="Login of the workspace administrator created on first start.",

@@ -40,7 +40,7 @@ def project_id(runtime: Runtime, admin: Principal) -> int:
 
 
 def usd(dollars: float) -> Amounts:
-    return Amounts(round(dollars * 1_000_000), 0)
+    return Amounts(round(dollars * 1_000_000_000), 0)
 
 
 def hold(runtime: Runtime, context: CallContext, amounts: Amounts) -> str:
@@ -123,9 +123,9 @@ def test_token_budgets_count_tokens(runtime: Runtime, admin: Principal, project_
         BudgetCreate(name="t", scope="project", project="shop", unit="tokens", limit=1000),
     )
     context = CallContext(project_id=project_id)
-    hold(runtime, context, Amounts(micro_usd=10**9, tokens=600))
+    hold(runtime, context, Amounts(nano_usd=10**9, tokens=600))
     with pytest.raises(BudgetExceeded) as err:
-        hold(runtime, context, Amounts(micro_usd=1, tokens=500))
+        hold(runtime, context, Amounts(nano_usd=1, tokens=500))
     assert err.value.details["unit"] == "tokens"
 
 

@@ -49,6 +49,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/users"): Rule(ALLOWED, ALLOWED),
     ("GET", "/v1/agents"): Rule(ALLOWED, ALLOWED),
     ("GET", "/v1/trace-metrics"): Rule(ALLOWED, ALLOWED),
+    # Gateway calls: the project comes from the key or X-Corral-Project.
+    ("POST", "/v1/chat/completions"): Rule(ALLOWED, 403),
+    ("POST", "/v1/embeddings"): Rule(ALLOWED, 403),
+    ("POST", "/v1/messages"): Rule(ALLOWED, 403),
     # The project of an OTLP export comes from the key or a resource attribute in the body.
     ("POST", "/v1/traces"): Rule(ALLOWED, ALLOWED),
     # Workspace administration.
@@ -127,6 +131,16 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/v1/agents/{agent}/policy"): {"rules": [{"effect": "allow", "tools": ["search"]}]},
     ("POST", "/v1/authorize"): {"project": "alpha", "agent": "bot", "tool": "search"},
     ("POST", "/v1/projects/{project}/traces/purge"): {"before": "2026-01-01T00:00:00Z"},
+    ("POST", "/v1/chat/completions"): {
+        "model": "m",
+        "messages": [{"role": "user", "content": "x"}],
+    },
+    ("POST", "/v1/embeddings"): {"model": "m", "input": "x"},
+    ("POST", "/v1/messages"): {
+        "model": "m",
+        "max_tokens": 5,
+        "messages": [{"role": "user", "content": "x"}],
+    },
     ("POST", "/v1/budgets"): {"name": "b", "scope": "project", "project": "alpha", "limit": 1},
     ("PATCH", "/v1/budgets/{budget_id}"): {"limit": 2},
     ("POST", "/v1/providers"): {"name": "p2", "kind": "openai", "base_url": "http://x"},

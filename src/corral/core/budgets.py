@@ -8,7 +8,7 @@ limit — the failure LiteLLM's check-then-record design had. When a call ends i
 by the real amount (settle) or dropped (release); holds of calls that never reported back expire
 and count as spent, since the provider may have charged for them.
 
-Amounts are integers: micro-dollars for ``usd`` budgets, tokens for ``tokens`` budgets.
+Amounts are integers: nano-dollars for ``usd`` budgets, tokens for ``tokens`` budgets.
 """
 
 from __future__ import annotations
@@ -46,17 +46,17 @@ from corral.schemas.budgets import (
     Reservation,
 )
 
-MICRO = 1_000_000
+NANO = 1_000_000_000
 RESERVATION_TTL = timedelta(minutes=15)
 """A hold not settled within this time expires (and counts as spent)."""
 
 
 def to_units(unit: str, amount: float) -> int:
-    return round(amount * MICRO) if unit == "usd" else round(amount)
+    return round(amount * NANO) if unit == "usd" else round(amount)
 
 
 def from_units(unit: str, units: int) -> float:
-    return units / MICRO if unit == "usd" else float(units)
+    return units / NANO if unit == "usd" else float(units)
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,8 @@ class CallContext:
     user: str | None = None
     session: str | None = None
     trace: str | None = None
+    version_id: int | None = None
+    """The agent version serving the call, for budgets that belong to a version."""
 
     def subject(self, scope: str) -> str | None:
         return {
@@ -80,11 +82,11 @@ class CallContext:
 
 @dataclass(frozen=True)
 class Amounts:
-    micro_usd: int
+    nano_usd: int
     tokens: int
 
     def in_unit(self, unit: str) -> int:
-        return self.micro_usd if unit == "usd" else self.tokens
+        return self.nano_usd if unit == "usd" else self.tokens
 
 
 class BudgetExceeded(RateLimited):
@@ -102,6 +104,8 @@ def _subject_key(budget: BudgetRow, context: CallContext) -> str | None:
         budget.project_id is not None and budget.project_id != context.project_id
     ):
         return None
+    if budget.agent_version_id is not None and budget.agent_version_id != context.version_id:
+        return None  # a version's own budget counts only the calls that version serves
     if budget.scope in ("workspace", "project"):
         return ""
     subject = context.subject(budget.scope)
@@ -196,7 +200,7 @@ def _exceeded(
 
 
 def _fmt(unit: str, units: int) -> str:
-    return f"${units / MICRO:,.4f}" if unit == "usd" else f"{units:,} tokens"
+    return f"${units / NANO:,.4f}" if unit == "usd" else f"{units:,} tokens"
 
 
 # --- reserve / settle / release -------------------------------------------------------------
@@ -233,7 +237,7 @@ def reserve(
         id=secrets.token_hex(12),
         status="held",
         holds=holds,
-        estimated_micro_usd=estimate.micro_usd,
+        estimated_nano_usd=estimate.nano_usd,
         estimated_tokens=estimate.tokens,
         context={
             "project_id": context.project_id,
@@ -289,7 +293,7 @@ def settle(
         if actual is not None:
             counter.spent += actual.in_unit(hold["unit"])
     row.status = status if actual is not None else "released"
-    row.charged_micro_usd = actual.micro_usd if actual else 0
+    row.charged_nano_usd = actual.nano_usd if actual else 0
     row.charged_tokens = actual.tokens if actual else 0
     row.settled_at = now
     uow.flush()
@@ -314,7 +318,7 @@ def expire_reservations(rt: Runtime) -> int:
             settle(
                 uow,
                 reservation_id,
-                Amounts(row.estimated_micro_usd, row.estimated_tokens),
+                Amounts(row.estimated_nano_usd, row.estimated_tokens),
                 now=now,
                 status="expired",
             )
@@ -617,10 +621,10 @@ def describe_reservation(row: BudgetReservationRow) -> Reservation:
     return Reservation(
         id=row.id,
         status=row.status,
-        estimated_usd=row.estimated_micro_usd / MICRO,
+        estimated_usd=row.estimated_nano_usd / NANO,
         estimated_tokens=row.estimated_tokens,
         budgets=[h["budget_id"] for h in row.holds],
         expires_at=row.expires_at,
-        charged_usd=None if row.charged_micro_usd is None else row.charged_micro_usd / MICRO,
+        charged_usd=None if row.charged_nano_usd is None else row.charged_nano_usd / NANO,
         charged_tokens=row.charged_tokens,
     )

@@ -104,6 +104,10 @@ def record_spans(
         defer_before_commit(uow, "span_rollups", Rollups.apply_all, rollups)
         return stored
 
+    if price_book is None:
+        from corral.core.prices import price_book_for
+
+        price_book = price_book_for(rt)
     stored = group_committer(rt).run(write)
     for batch in stored:
         if not batch.spans:

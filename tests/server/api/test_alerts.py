@@ -154,10 +154,10 @@ def test_budget_thresholds_raise_alerts(
         held = reserve(
             uow,
             CallContext(project_id=alpha_id(world)),
-            Amounts(600_000, 0),
+            Amounts(600_000_000, 0),
             now=runtime.clock.now(),
         )
-        settle(uow, held.id, Amounts(600_000, 0), now=runtime.clock.now())
+        settle(uow, held.id, Amounts(600_000_000, 0), now=runtime.clock.now())
     assert deliver_webhooks(runtime) == 1
     alert: dict[str, Any] = json.loads(target.received[0][1])["alert"]
     assert alert["kind"] == "budget_threshold"

@@ -14,6 +14,7 @@ from corral.db.schema.cost import (
     BudgetCounterRow,
     BudgetReservationRow,
     BudgetRow,
+    PriceOverrideRow,
     ProviderRow,
 )
 from corral.db.schema.identity import (
@@ -71,6 +72,7 @@ __all__ = [
     "MemoryStatsRow",
     "MemoryTermRow",
     "MemoryVersionRow",
+    "PriceOverrideRow",
     "ProjectMemberRow",
     "ProjectRow",
     "ProviderRow",

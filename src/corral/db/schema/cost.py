@@ -23,7 +23,7 @@ from corral.db.types import BigIntPK, JsonValue, UtcDateTime
 
 
 class BudgetRow(Base):
-    """A spending limit. Amounts are integers: micro-dollars for ``usd``, tokens for ``tokens``."""
+    """A spending limit. Amounts are integers: nano-dollars for ``usd``, tokens for ``tokens``."""
 
     __tablename__ = "budgets"
 
@@ -73,9 +73,9 @@ class BudgetReservationRow(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     status: Mapped[str] = mapped_column(String(12))
     holds: Mapped[list[dict[str, Any]]] = mapped_column(JsonValue)
-    estimated_micro_usd: Mapped[int] = mapped_column(BigInteger)
+    estimated_nano_usd: Mapped[int] = mapped_column(BigInteger)
     estimated_tokens: Mapped[int] = mapped_column(BigInteger)
-    charged_micro_usd: Mapped[int | None] = mapped_column(BigInteger)
+    charged_nano_usd: Mapped[int | None] = mapped_column(BigInteger)
     charged_tokens: Mapped[int | None] = mapped_column(BigInteger)
     context: Mapped[dict[str, Any]] = mapped_column(JsonValue)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -119,3 +119,26 @@ class ProviderRow(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PriceOverrideRow(Base):
+    """A workspace's own price for models matching ``model`` (a glob), from ``effective_from``
+    on (until ``effective_to``). Rates are USD per million tokens; unset cache and reasoning rates
+    fall back to the input and output rates."""
+
+    __tablename__ = "price_overrides"
+    __table_args__ = (Index(None, "effective_from"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    model: Mapped[str] = mapped_column(String(200))
+    provider: Mapped[str | None] = mapped_column(String(63))
+    input_per_mtok: Mapped[float] = mapped_column(Float)
+    output_per_mtok: Mapped[float] = mapped_column(Float)
+    cache_read_per_mtok: Mapped[float | None] = mapped_column(Float)
+    cache_write_per_mtok: Mapped[float | None] = mapped_column(Float)
+    reasoning_per_mtok: Mapped[float | None] = mapped_column(Float)
+    effective_from: Mapped[datetime] = mapped_column(UtcDateTime)
+    effective_to: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from corral.schemas.common import ErrorResponse
+from corral.server import gateway
 from corral.server.api import (
     agents,
     alerts,
@@ -54,6 +55,7 @@ def build_v1_router() -> APIRouter:
         alerts,
         otlp,
         traces,
+        gateway,
     ):
         v1.include_router(module.router)
     v1.include_router(memory.router)

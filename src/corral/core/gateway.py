@@ -1,0 +1,428 @@
+"""The gateway's pipeline, independent of the provider API it speaks.
+
+Before a call: who it is for (project, agent, user, session, trace), which agent version serves
+the session, which tools the agent may use, which provider serves the model, and a hold of the
+call's worst-case cost on every budget that applies — all in one transaction, so a refused call
+leaves nothing behind. After the call: the hold is settled with the provider's reported usage (or
+released when the call failed) and the call is recorded as an LLM span in the same store as
+ingested traces, with the tool results the agent sent back recorded as tool spans.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from corral.core.access import Principal, authorize, resolve_project
+from corral.core.agents import find_agent
+from corral.core.budgets import Amounts, CallContext, from_units, reserve, settle, to_units
+from corral.core.cedar import evaluate, parse_policy
+from corral.core.deployments import deployment_row, resolve_for_agent
+from corral.core.normalize import NormalizedSpan
+from corral.core.policies import active_policy, decide_tool_call
+from corral.core.prices import price_book_for
+from corral.core.pricing import TokenUsage
+from corral.core.providers import Route, route_model
+from corral.core.runtime import Runtime
+from corral.core.span_store import record_spans
+from corral.core.tokens import count_tokens
+from corral.db.schema import AgentRow, ProjectMemberRow, ProjectRow
+from corral.errors import Forbidden, InvalidRequest
+from corral.schemas.access import Permission
+from corral.schemas.lifecycle import ResolvedVersion
+from corral.schemas.policies import AuthorizeDecision
+
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
+PROMPT_MARGIN = 1.10
+"""Prompt tokens are counted with one tokenizer; the hold adds a margin for others."""
+
+
+@dataclass(frozen=True)
+class CallIntent:
+    """What a call asks for, read from the request by the protocol adapter."""
+
+    api: str
+    model: str
+    prompt_text: str
+    messages: int
+    tool_names: Sequence[str]
+    max_output_tokens: int
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """A tool's result the agent sends back, with the call it answers."""
+
+    call_id: str
+    name: str
+    arguments: str
+    result: str
+    is_error: bool = False
+
+
+@dataclass
+class PreparedCall:
+    """Everything decided before forwarding a call."""
+
+    intent: CallIntent
+    project_id: int
+    project_name: str
+    agent: AgentRow | None
+    user: str | None
+    session: str | None
+    trace_id: str
+    parent_span_id: str | None
+    version: ResolvedVersion | None
+    route: Route
+    reservation_id: str | None
+    estimate: Amounts
+    removed_tools: list[str] = field(default_factory=list)
+    principal: Principal | None = None
+    started_at: datetime | None = None
+
+
+@dataclass
+class CallOutcome:
+    """What came back."""
+
+    status: int
+    model: str | None = None
+    usage: TokenUsage | None = None
+    output_text: str | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    error: str | None = None
+    input_text: str | None = None
+    tool_results: list[ToolResult] = field(default_factory=list)
+    denied_tool: str | None = None
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    return value.strip() if value and value.strip() else None
+
+
+def _baggage(headers: Mapping[str, str], key: str) -> str | None:
+    for item in (headers.get("baggage") or "").split(","):
+        name, _, value = item.strip().partition("=")
+        if name.strip() == key and value.strip():
+            return value.strip().split(";")[0]
+    return None
+
+
+def _project(uow: Session, actor: Principal, headers: Mapping[str, str]) -> ProjectRow:
+    name = _header(headers, "x-corral-project")
+    if name is not None:
+        return resolve_project(uow, actor, name, Permission.GATEWAY_CALL)
+    scope = actor.project_scope()
+    if scope is None or len(scope) != 1:
+        raise InvalidRequest(
+            "say which project this call is for: send the header 'X-Corral-Project: <name>', or "
+            "use a key limited to one project.",
+            code="project_required",
+        )
+    (project_id,) = scope
+    row = uow.get_one(ProjectRow, project_id)
+    authorize(actor, Permission.GATEWAY_CALL, row)
+    return row
+
+
+def _agent(
+    uow: Session, actor: Principal, headers: Mapping[str, str], project: ProjectRow
+) -> AgentRow | None:
+    named = _header(headers, "x-corral-agent")
+    if actor.kind == "agent":
+        if named is not None and named != actor.name:
+            raise Forbidden("an agent key calls as its own agent.", code="permission_denied")
+        return uow.get_one(AgentRow, actor.id)
+    if named is None:
+        return None
+    agent = find_agent(uow, actor, named)
+    granted = uow.scalars(
+        select(ProjectMemberRow.id).where(
+            ProjectMemberRow.agent_id == agent.id, ProjectMemberRow.project_id == project.id
+        )
+    ).first()
+    if granted is None:
+        raise Forbidden(
+            f"agent {agent.name!r} is not granted project {project.name!r}.",
+            code="agent_not_in_project",
+        )
+    return agent
+
+
+def tool_allowed(
+    uow: Session, agent: AgentRow | None, version: ResolvedVersion | None, project: str, tool: str
+) -> bool:
+    """Whether a tool may be offered to the model: not denied for every possible argument.
+
+    A tool allowed only under conditions on its arguments stays offered; the call the model then
+    makes is decided with its real arguments.
+    """
+    if version is not None and version.config.tools is not None:
+        return tool in version.config.tools
+    if agent is None:
+        return True
+    row = active_policy(uow, agent.id)
+    if row is None or row.source is None:
+        return True
+    parsed = parse_policy(agent.name, row.source)
+    result = evaluate(parsed, agent.name, project, tool, {})
+    if result.allowed:
+        return True
+    if result.reason == "forbidden":
+        return False
+    # Not permitted without arguments: is there a permit naming this tool (or any tool)?
+    source = row.source
+    return (
+        f'Tool::"{tool}"' in source
+        or re.search(r"permit\s*\([^)]*resource\s*\)", source) is not None
+    )
+
+
+def prepare_call(rt: Runtime, actor: Principal, intent: CallIntent) -> PreparedCall:
+    """Resolve, authorize, route and reserve in one transaction (a refusal leaves nothing)."""
+    headers = intent.headers
+    now = rt.clock.now()
+    book = price_book_for(rt)  # outside the transaction: it may read the overrides
+    with rt.db.write() as uow:
+        project = _project(uow, actor, headers)
+        agent = _agent(uow, actor, headers, project)
+        session = _header(headers, "x-corral-session") or _baggage(headers, "session.id")
+        user = _header(headers, "x-corral-user") or _baggage(headers, "user.id")
+        if user is None and actor.kind == "user":
+            user = actor.name
+        traceparent = _TRACEPARENT.match((headers.get("traceparent") or "").strip().lower())
+        trace_id = traceparent.group(1) if traceparent else secrets.token_hex(16)
+        parent_span_id = traceparent.group(2) if traceparent else None
+        version: ResolvedVersion | None = None
+        if agent is not None:
+            environment = _header(headers, "x-corral-environment") or "production"
+            if deployment_row(uow, agent, environment) is not None:
+                version = resolve_for_agent(uow, rt, agent, environment, session)
+        model = intent.model
+        if version is not None:
+            model = version.config.model
+            if version.config.provider:
+                model = f"{version.config.provider}/{model}"
+        api_kind = "anthropic" if intent.api == "anthropic-messages" else "openai"
+        route = route_model(rt, uow, api_kind, model)
+        removed = [
+            t for t in intent.tool_names if not tool_allowed(uow, agent, version, project.name, t)
+        ]
+        prompt_tokens = (
+            round((count_tokens(intent.prompt_text) + 4 * intent.messages) * PROMPT_MARGIN) + 16
+        )
+        usage = TokenUsage(input_tokens=prompt_tokens, output_tokens=intent.max_output_tokens)
+        priced = book.price_call(None, route.model, usage, now)
+        estimate = Amounts(
+            nano_usd=to_units("usd", priced.usd if priced else 0.0),
+            tokens=prompt_tokens + intent.max_output_tokens,
+        )
+        context = CallContext(
+            project_id=project.id,
+            agent=agent.name if agent else None,
+            user=user,
+            session=session,
+            trace=trace_id,
+            version_id=_version_id(uow, agent, version),
+        )
+        held = reserve(
+            uow, context, estimate, now=now, details={"model": route.model, "api": intent.api}
+        )
+        return PreparedCall(
+            intent=intent,
+            project_id=project.id,
+            project_name=project.name,
+            agent=agent,
+            user=user,
+            session=session,
+            trace_id=trace_id,
+            parent_span_id=parent_span_id,
+            version=version,
+            route=route,
+            reservation_id=held.id,
+            estimate=estimate,
+            removed_tools=removed,
+            principal=actor,
+            started_at=now,
+        )
+
+
+def _version_id(
+    uow: Session, agent: AgentRow | None, version: ResolvedVersion | None
+) -> int | None:
+    if agent is None or version is None:
+        return None
+    from corral.core.versions import version_row
+
+    return version_row(uow, agent, version.version).id
+
+
+def decide_tool_calls(
+    rt: Runtime, prepared: PreparedCall, calls: Sequence[ToolCall]
+) -> AuthorizeDecision | None:
+    """Check the tool calls a model returned; the first one refused, if any (each is audited)."""
+    if prepared.agent is None or not calls or prepared.principal is None:
+        return None
+    import json
+
+    with rt.db.write() as uow:
+        project = uow.get_one(ProjectRow, prepared.project_id)
+        agent = uow.get_one(AgentRow, prepared.agent.id)
+        for call in calls:
+            if prepared.version is not None and prepared.version.config.tools is not None:
+                if call.name not in prepared.version.config.tools:
+                    return AuthorizeDecision(
+                        allowed=False,
+                        reason="not_permitted",
+                        agent=agent.name,
+                        tool=call.name,
+                        policies=[],
+                        policy_version=None,
+                        message=f"{call.name!r} is not among the tools of version "
+                        f"{prepared.version.version} of {agent.name!r}.",
+                    )
+                continue
+            try:
+                arguments = json.loads(call.arguments or "{}")
+            except ValueError:
+                arguments = {"_raw": call.arguments}
+            if not isinstance(arguments, dict):
+                arguments = {"_value": arguments}
+            decision = decide_tool_call(
+                uow,
+                rt,
+                actor=prepared.principal,
+                agent=agent,
+                project=project,
+                tool=call.name,
+                args=arguments,
+                via="gateway",
+            )
+            if not decision.allowed:
+                return decision
+    return None
+
+
+def _span_id(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
+
+
+def finish_call(
+    rt: Runtime, prepared: PreparedCall, outcome: CallOutcome, *, limit: int = 32_768
+) -> None:
+    """Settle the hold and record the call (and the tool results it carried) as spans."""
+    now = rt.clock.now()
+    started = prepared.started_at or now
+    book = price_book_for(rt)
+    usage = outcome.usage
+    cost = (
+        book.price_call(None, outcome.model or prepared.route.model, usage, now) if usage else None
+    )
+    if prepared.reservation_id is not None:
+        actual = (
+            Amounts(
+                to_units("usd", cost.usd) if cost else 0, usage.input_tokens + usage.output_tokens
+            )
+            if usage is not None and outcome.status < 400
+            else None
+        )
+        with rt.db.write() as uow:
+            settle(uow, prepared.reservation_id, actual, now=now)
+    agent = prepared.agent.name if prepared.agent else None
+    version = str(prepared.version.version) if prepared.version else None
+    llm_span_id = secrets.token_hex(8)
+    attributes: dict[str, Any] = {
+        "corral.gateway": True,
+        "corral.api": prepared.intent.api,
+        "corral.provider": prepared.route.provider.name,
+        "gen_ai.request.model": prepared.intent.model,
+        "corral.reservation": prepared.reservation_id,
+        "corral.estimate_usd": from_units("usd", prepared.estimate.nano_usd),
+    }
+    if prepared.version is not None:
+        attributes["corral.canary"] = prepared.version.canary
+    if prepared.removed_tools:
+        attributes["corral.tools_removed"] = prepared.removed_tools
+    if outcome.tool_calls:
+        attributes["gen_ai.response.tool_calls"] = [
+            {"id": c.id, "name": c.name, "arguments": c.arguments} for c in outcome.tool_calls
+        ]
+    if outcome.denied_tool:
+        attributes["corral.tool_call_denied"] = outcome.denied_tool
+    common = {
+        "agent_name": agent,
+        "agent_version": version,
+        "session_id": prepared.session,
+        "user_id": prepared.user,
+        "service_name": "corral-gateway",
+    }
+    spans = [
+        NormalizedSpan(
+            trace_id=prepared.trace_id,
+            span_id=_span_id(prepared.trace_id, "result", r.call_id),
+            parent_span_id=prepared.parent_span_id,
+            name=f"execute_tool {r.name}",
+            start_time=started,
+            end_time=started,
+            span_type="tool",
+            status="error" if r.is_error else "ok",
+            tool_name=r.name,
+            tool_arguments=r.arguments[:limit],
+            tool_result=r.result[:limit],
+            attributes={"corral.gateway": True, "gen_ai.tool.call.id": r.call_id},
+            **common,  # type: ignore[arg-type]
+        )
+        for r in outcome.tool_results
+    ]
+    spans.append(
+        NormalizedSpan(
+            trace_id=prepared.trace_id,
+            span_id=llm_span_id,
+            parent_span_id=prepared.parent_span_id,
+            name=f"{'embeddings' if prepared.intent.api == 'openai-embeddings' else 'chat'} "
+            f"{outcome.model or prepared.route.model}",
+            start_time=started,
+            end_time=max(now, started),
+            span_type="embedding" if prepared.intent.api == "openai-embeddings" else "llm",
+            status="error" if outcome.status >= 400 or outcome.denied_tool else "ok",
+            error_message=outcome.error,
+            model=outcome.model or prepared.route.model,
+            provider=prepared.route.provider.name,
+            input_tokens=usage.input_tokens if usage else None,
+            output_tokens=usage.output_tokens if usage else None,
+            cache_read_tokens=usage.cache_read_tokens if usage else None,
+            cache_write_tokens=usage.cache_write_tokens if usage else None,
+            reasoning_tokens=usage.reasoning_tokens if usage else None,
+            cost_usd=cost.usd if cost else None,
+            price_version=cost.price_version if cost else None,
+            input_text=(outcome.input_text or "")[:limit] or None,
+            output_text=(outcome.output_text or "")[:limit] or None,
+            attributes=attributes,
+            **common,  # type: ignore[arg-type]
+        )
+    )
+    record_spans(rt, [(prepared.project_id, spans)], default_agent=agent, price_book=book)
+
+
+def release_call(rt: Runtime, prepared: PreparedCall) -> None:
+    """The call never reached the provider: drop its hold."""
+    if prepared.reservation_id is not None:
+        with rt.db.write() as uow:
+            settle(uow, prepared.reservation_id, None, now=rt.clock.now())

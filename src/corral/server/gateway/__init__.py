@@ -1,0 +1,287 @@
+"""The LLM gateway: OpenAI- and Anthropic-compatible endpoints that enforce budgets, tool
+policies, agent versions and circuit breakers before forwarding, and record every call.
+
+Agents point their client's ``base_url`` at Corral (``http://corral:8600/v1`` for OpenAI,
+``http://corral:8600`` for Anthropic) and use a Corral key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx2
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+
+from corral.core.gateway import (
+    CallOutcome,
+    PreparedCall,
+    decide_tool_calls,
+    finish_call,
+    prepare_call,
+    release_call,
+)
+from corral.core.runtime import Runtime
+from corral.errors import CorralError, MalformedRequest
+from corral.schemas.policies import AuthorizeDecision
+from corral.server.deps import Actor, RuntimeDep
+from corral.server.gateway.protocols import (
+    AnthropicMessages,
+    OpenAIChat,
+    OpenAIEmbeddings,
+    ProviderApi,
+)
+
+log = logging.getLogger("corral.gateway")
+router = APIRouter(tags=["gateway"])
+
+NO_RETRY = {"x-should-retry": "false"}
+"""OpenAI and Anthropic clients retry 429s by themselves; a refusal by policy must not be."""
+
+
+def _http(request: Request) -> httpx2.AsyncClient:
+    client: httpx2.AsyncClient | None = getattr(request.app.state, "gateway_http", None)
+    if client is None:
+        client = httpx2.AsyncClient(
+            limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=200),
+            timeout=httpx2.Timeout(120.0, connect=10.0),
+        )
+        request.app.state.gateway_http = client
+    return client
+
+
+def gateway_error(api: ProviderApi, error: CorralError) -> JSONResponse:
+    """Corral's error body, with the ``type`` field the provider clients read."""
+    body = error.to_body()
+    body["error"]["type"] = error.code
+    if isinstance(api, AnthropicMessages):
+        body["type"] = "error"
+    headers = dict(NO_RETRY) if error.status in (403, 409, 429) else {}
+    return JSONResponse(body, status_code=error.status, headers=headers)
+
+
+def _denied(decision: AuthorizeDecision) -> CorralError:
+    return CorralError(
+        f"the model asked to call {decision.tool!r}, which agent {decision.agent!r} may not call "
+        f"here: {decision.message}",
+        code="tool_call_denied",
+        status=403,
+        details={
+            "tool": decision.tool,
+            "reason": decision.reason,
+            "policies": decision.policies,
+            "policy_version": decision.policy_version,
+        },
+    )
+
+
+async def _read_json(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise MalformedRequest(
+            f"the request body is not valid JSON: {exc}", code="malformed_json"
+        ) from exc
+    if not isinstance(body, dict):
+        raise MalformedRequest("the request body must be a JSON object.", code="malformed_json")
+    return body
+
+
+async def forward(request: Request, rt: Runtime, actor: Actor, api: ProviderApi) -> Response:
+    """Prepare, forward, check and record one call."""
+    settings = rt.settings
+    try:
+        body = await _read_json(request)
+        intent = api.intent(body, request.headers, settings.gateway_default_max_tokens)
+        prepared = await run_in_threadpool(prepare_call, rt, actor, intent)
+    except CorralError as error:
+        return gateway_error(api, error)
+    upstream = api.upstream_body(body, prepared, settings.gateway_default_max_tokens)
+    route = prepared.route
+    url = route.provider.base_url + api.upstream_path()
+    headers = api.upstream_headers(route.api_key, request.headers)
+    timeout = httpx2.Timeout(route.provider.timeout_seconds, connect=10.0)
+    limit = settings.gateway_record_content_bytes
+    tool_results = api.tool_results(body)
+    input_text = api.input_text(body) if limit else None
+    http = _http(request)
+    try:
+        if upstream.get("stream"):
+            upstream_request = http.build_request(
+                "POST", url, json=upstream, headers=headers, timeout=timeout
+            )
+            response = await http.send(upstream_request, stream=True)
+        else:
+            response = await http.post(url, json=upstream, headers=headers, timeout=timeout)
+    except httpx2.TimeoutException:
+        await run_in_threadpool(release_call, rt, prepared)
+        return gateway_error(
+            api,
+            CorralError(
+                f"provider {route.provider.name!r} did not answer within "
+                f"{route.provider.timeout_seconds:g} s.",
+                code="upstream_timeout",
+                status=504,
+            ),
+        )
+    except httpx2.HTTPError as exc:
+        await run_in_threadpool(release_call, rt, prepared)
+        return gateway_error(
+            api,
+            CorralError(
+                f"provider {route.provider.name!r} cannot be reached: {type(exc).__name__}.",
+                code="upstream_unreachable",
+                status=502,
+            ),
+        )
+    if upstream.get("stream") and response.status_code < 400:
+        return _stream(rt, api, prepared, response, body, tool_results, input_text, limit)
+    content = await response.aread()
+    await response.aclose()
+    if response.status_code >= 400:
+        # The provider's own error, with its status, so clients handle it as they would directly.
+        outcome = CallOutcome(
+            status=response.status_code,
+            error=content[:2000].decode("utf-8", "replace"),
+            input_text=input_text,
+            tool_results=tool_results,
+        )
+        task = BackgroundTask(finish_call, rt, prepared, outcome, limit=limit)
+        return Response(
+            content,
+            status_code=response.status_code,
+            background=task,
+            media_type=response.headers.get("content-type", "application/json"),
+        )
+    try:
+        data = json.loads(content)
+    except ValueError:
+        data = {}
+    outcome = api.outcome(data)
+    outcome.input_text, outcome.tool_results = input_text, tool_results
+    if not limit:
+        outcome.output_text = None
+    denied = await run_in_threadpool(decide_tool_calls, rt, prepared, outcome.tool_calls)
+    if denied is not None:
+        outcome.denied_tool = denied.tool
+        response_error = gateway_error(api, _denied(denied))
+        response_error.background = BackgroundTask(finish_call, rt, prepared, outcome, limit=limit)
+        return response_error
+    return Response(
+        content,
+        status_code=response.status_code,
+        media_type=response.headers.get("content-type", "application/json"),
+        background=BackgroundTask(finish_call, rt, prepared, outcome, limit=limit),
+    )
+
+
+def _split_events(buffer: bytearray) -> list[bytes]:
+    events: list[bytes] = []
+    while True:
+        end = buffer.find(b"\n\n")
+        if end < 0:
+            return events
+        events.append(bytes(buffer[: end + 2]))
+        del buffer[: end + 2]
+
+
+def _stream(
+    rt: Runtime,
+    api: ProviderApi,
+    prepared: PreparedCall,
+    response: httpx2.Response,
+    body: dict[str, Any],
+    tool_results: list[Any],
+    input_text: str | None,
+    limit: int,
+) -> StreamingResponse:
+    """Pass events through as they come, except tool calls: those are held until complete and
+    decided, then passed on — or replaced by an error event if refused."""
+    parser = api.stream_parser()
+    asked_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    denied: list[str] = []
+
+    async def events() -> AsyncIterator[bytes]:
+        buffer = bytearray()
+        held: list[bytes] = []
+        holding = False
+        try:
+            async for chunk in response.aiter_raw():
+                buffer.extend(chunk.replace(b"\r\n", b"\n"))
+                for event in _split_events(buffer):
+                    parser.feed(event)
+                    if not asked_usage and parser.is_usage_only(event):
+                        continue  # Corral asked for usage; the client did not
+                    if not holding and api.starts_tool_call(event):
+                        holding = True
+                    if holding:
+                        held.append(event)
+                        if api.ends_message(event):
+                            decision = await run_in_threadpool(
+                                decide_tool_calls, rt, prepared, parser.outcome.tool_calls
+                            )
+                            if decision is not None:
+                                denied.append(decision.tool)
+                                refusal = _denied(decision)
+                                yield api.stream_error(refusal.code, refusal.message)
+                                return
+                            for kept in held:
+                                yield kept
+                            held.clear()
+                            holding = False
+                        continue
+                    yield event
+            for kept in held:
+                yield kept
+            if buffer.strip():
+                yield bytes(buffer)
+        finally:
+            await response.aclose()
+            outcome = parser.outcome
+            outcome.input_text, outcome.tool_results = input_text, tool_results
+            outcome.denied_tool = denied[0] if denied else None
+            if not limit:
+                outcome.output_text = None
+            # Clients often hang up right after the last event, which cancels anything that
+            # would run after the response: the settlement is handed to a worker thread here.
+            _in_background(finish_call, rt, prepared, outcome, limit=limit)
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"cache-control": "no-cache"}
+    )
+
+
+_pending: set[asyncio.Future[None]] = set()
+
+
+def _in_background(function: Any, *args: Any, **kwargs: Any) -> None:
+    """Run ``function`` in the thread pool without waiting for it (and without letting the
+    future be collected before it finishes)."""
+    future = asyncio.get_running_loop().run_in_executor(
+        None, functools.partial(function, *args, **kwargs)
+    )
+    _pending.add(future)
+    future.add_done_callback(_pending.discard)
+
+
+@router.post("/chat/completions", summary="OpenAI-compatible chat completions through Corral")
+async def chat_completions(request: Request, rt: RuntimeDep, actor: Actor) -> Response:
+    return await forward(request, rt, actor, OpenAIChat())
+
+
+@router.post("/embeddings", summary="OpenAI-compatible embeddings through Corral")
+async def embeddings(request: Request, rt: RuntimeDep, actor: Actor) -> Response:
+    return await forward(request, rt, actor, OpenAIEmbeddings())
+
+
+@router.post("/messages", summary="Anthropic-compatible messages through Corral")
+async def messages(request: Request, rt: RuntimeDep, actor: Actor) -> Response:
+    return await forward(request, rt, actor, AnthropicMessages())

@@ -1,0 +1,306 @@
+"""The gateway with the real openai and anthropic clients, against the fake provider."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import anthropic
+import openai
+import pytest
+from fastapi.testclient import TestClient
+
+import corral
+from corral.testing.fake_llm import FakeLLM, FakeResponse, FakeRule, FakeScript, create_fake_llm
+from tests.live import app_in_thread
+
+SCRIPT = FakeScript(
+    rules=[
+        FakeRule(
+            match="weather",
+            respond=FakeResponse(
+                tool_calls=[{"name": "get_weather", "arguments": {"city": "Oslo"}}]
+            ),
+        ),
+        FakeRule(
+            match="explode", respond=FakeResponse(error={"status": 503, "message": "overloaded"})
+        ),
+        FakeRule(
+            match=".*",
+            respond=FakeResponse(
+                content="Sunny and mild.", usage={"input_tokens": 1200, "output_tokens": 300}
+            ),
+        ),
+    ]
+)
+
+
+@dataclass
+class Setup:
+    admin: corral.Client
+    fake: FakeLLM
+    fake_url: str
+    agent_key: str
+    http: TestClient
+
+    def openai(self, **headers: str) -> openai.OpenAI:
+        return openai.OpenAI(
+            base_url="http://testserver/v1",
+            api_key=self.agent_key,
+            http_client=self.http,
+            max_retries=0,
+            default_headers={"x-corral-session": "s-1", **headers},
+        )
+
+    def anthropic(self, **headers: str) -> anthropic.Anthropic:
+        return anthropic.Anthropic(
+            base_url="http://testserver",
+            api_key=self.agent_key,
+            http_client=self.http,
+            max_retries=0,
+            default_headers={"x-corral-session": "s-2", **headers},
+        )
+
+    def upstream(self) -> list[dict]:
+        return list(self.fake.requests)
+
+
+@pytest.fixture
+def fake() -> Iterator[tuple[FakeLLM, str]]:
+    provider = FakeLLM(SCRIPT)
+    with app_in_thread(create_fake_llm(provider)) as url:
+        yield provider, url
+
+
+@pytest.fixture
+def setup(admin: corral.Client, http: TestClient, fake: tuple[FakeLLM, str]) -> Setup:
+    provider, url = fake
+    admin.projects.create("shop")
+    admin.agents.create("support")
+    admin.projects.grant_agent("shop", "support")
+    key = admin.keys.create("support key", agent="support", projects=["shop"]).secret
+    admin.providers.add(
+        "fake-openai", kind="openai", base_url=f"{url}/v1", api_key="sk-upstream", models=["gpt-*"]
+    )
+    admin.providers.add(
+        "fake-anthropic",
+        kind="anthropic",
+        base_url=url,
+        api_key="sk-ant-upstream",
+        models=["claude-*"],
+    )
+    return Setup(admin, provider, url, key, http)
+
+
+def spans(setup: Setup, session: str, *, at_least: int = 1) -> list:
+    """The session's spans, once ``at_least`` are recorded (streamed calls are recorded by a
+    worker thread after the last event)."""
+    deadline = time.monotonic() + 15
+    while True:
+        found = (
+            setup.admin.sessions.timeline("shop", session) if _has_session(setup, session) else []
+        )
+        if len(found) >= at_least or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def _has_session(setup: Setup, session: str) -> bool:
+    try:
+        setup.admin.sessions.get("shop", session)
+    except corral.NotFound:
+        return False
+    return True
+
+
+def test_openai_chat_is_forwarded_costed_and_recorded(setup: Setup) -> None:
+    client = setup.openai()
+    reply = client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert reply.choices[0].message.content == "Sunny and mild."
+    sent = setup.upstream()[-1]
+    assert sent["headers"]["authorization"] == "Bearer sk-upstream"  # never the Corral key
+    assert sent["body"]["max_completion_tokens"] == 4096  # worst case made explicit
+    [span] = [s for s in spans(setup, "s-1") if s.span_type == "llm"]
+    assert (span.agent_name, span.model, span.input_tokens, span.output_tokens) == (
+        "support",
+        "gpt-4o-mini",
+        1200,
+        300,
+    )
+    assert span.cost_usd == pytest.approx(1200 * 0.15e-6 + 300 * 0.6e-6)
+
+
+def test_openai_streaming_and_embeddings(setup: Setup) -> None:
+    client = setup.openai()
+    chunks = list(
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+    )
+    assert (
+        "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Sunny and mild."
+    )
+    assert all(c.choices for c in chunks)  # the usage chunk Corral asked for is not passed on
+    vectors = client.embeddings.create(model="gpt-embed", input=["a", "b"])
+    assert len(vectors.data) == 2
+    kinds = sorted(s.span_type for s in spans(setup, "s-1", at_least=2))
+    assert kinds == ["embedding", "llm"]
+    streamed = next(s for s in spans(setup, "s-1") if s.span_type == "llm")
+    assert streamed.output_tokens == 300
+
+
+def test_anthropic_plain_and_streaming(setup: Setup) -> None:
+    client = setup.anthropic()
+    reply = client.messages.create(
+        model="claude-sonnet-4-6", max_tokens=200, messages=[{"role": "user", "content": "hi"}]
+    )
+    assert reply.content[0].text == "Sunny and mild."
+    assert setup.upstream()[-1]["headers"]["x-api-key"] == "sk-ant-upstream"
+    with client.messages.stream(
+        model="claude-sonnet-4-6",
+        max_tokens=200,
+        messages=[{"role": "user", "content": "weather?"}],
+    ) as stream:
+        final = stream.get_final_message()
+    assert final.content[0].input == {"city": "Oslo"}
+    llm = [s for s in spans(setup, "s-2", at_least=2) if s.span_type == "llm"]
+    assert len(llm) == 2
+    assert all(s.cost_usd and s.cost_usd > 0 for s in llm)
+
+
+def test_budget_refusal_is_typed_and_not_retried(setup: Setup) -> None:
+    setup.admin.budgets.create("tiny", scope="agent", subject="support", limit=0.0005)
+    client = openai.OpenAI(
+        base_url="http://testserver/v1", api_key=setup.agent_key, http_client=setup.http
+    )  # default retries on
+    before = len(setup.upstream())
+    with pytest.raises(openai.RateLimitError) as err:
+        client.chat.completions.create(
+            model="gpt-4o-mini", max_tokens=2000, messages=[{"role": "user", "content": "hi"}]
+        )
+    error = err.value.body
+    assert isinstance(error, dict)
+    assert error["code"] == "budget_exceeded"
+    assert error["details"]["budget"]["name"] == "tiny"
+    assert err.value.response.headers["x-should-retry"] == "false"
+    assert len(setup.upstream()) == before  # refused before anything reached the provider
+
+
+def test_tool_policy_hides_tools_and_refuses_calls(setup: Setup) -> None:
+    setup.admin.policies.save(
+        "support", rules=["allow search", 'allow get_weather when city == "Paris"']
+    )
+    tools = [
+        {"type": "function", "function": {"name": n, "parameters": {"type": "object"}}}
+        for n in ("search", "get_weather", "delete_user")
+    ]
+    client = setup.openai()
+    with pytest.raises(openai.PermissionDeniedError) as err:
+        client.chat.completions.create(
+            model="gpt-4o-mini",
+            tools=tools,
+            messages=[{"role": "user", "content": "weather in Oslo?"}],
+        )
+    assert isinstance(err.value.body, dict)
+    assert err.value.body["code"] == "tool_call_denied"
+    assert err.value.body["details"]["tool"] == "get_weather"
+    offered = [t["function"]["name"] for t in setup.upstream()[-1]["body"]["tools"]]
+    assert offered == ["search", "get_weather"]  # delete_user is never offered
+    with pytest.raises(openai.APIError, match=r"tool_call_denied|may not call"):
+        list(
+            client.chat.completions.create(
+                model="gpt-4o-mini",
+                tools=tools,
+                stream=True,
+                messages=[{"role": "user", "content": "weather?"}],
+            )
+        )
+    decisions = setup.admin.audit.list(action="tool.authorize")
+    assert {(d.outcome, d.details["via"]) for d in decisions} == {("denied", "gateway")}
+
+
+def test_tool_results_become_tool_spans_and_traceparent_joins(setup: Setup) -> None:
+    client = setup.openai(traceparent="00-" + "ab" * 16 + "-" + "cd" * 8 + "-01")
+    client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[
+            {"role": "user", "content": "weather?"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {
+                            "name": "get_weather",
+                            "arguments": json.dumps({"city": "Oslo"}),
+                        },
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "call_1", "content": '{"error": "no station"}'},
+        ],
+    )
+    recorded = spans(setup, "s-1")
+    summary = next(s for s in recorded if s.span_type == "tool")
+    tool = setup.admin.traces.span("shop", summary.trace_id, summary.span_id)
+    assert (tool.tool_name, tool.tool_result) == ("get_weather", '{"error": "no station"}')
+    assert {s.trace_id for s in recorded} == {"ab" * 16}
+
+
+def test_upstream_errors_pass_through_and_release(setup: Setup) -> None:
+    setup.admin.budgets.create("b", scope="agent", subject="support", limit=5)
+    with pytest.raises(openai.InternalServerError) as err:
+        setup.openai().chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "explode"}]
+        )
+    assert err.value.status_code == 503
+    [usage] = setup.admin.budgets.usage(setup.admin.budgets.list()[0].id)
+    assert (usage.spent, usage.reserved) == (0.0, 0.0)
+
+
+def test_unknown_model_and_missing_project_are_clear(setup: Setup, admin_key: str) -> None:
+    with pytest.raises(openai.NotFoundError) as err:
+        setup.openai().chat.completions.create(
+            model="llama-9", messages=[{"role": "user", "content": "x"}]
+        )
+    assert "no openai provider serves model 'llama-9'" in str(err.value)
+    admin = openai.OpenAI(
+        base_url="http://testserver/v1", api_key=admin_key, http_client=setup.http, max_retries=0
+    )
+    with pytest.raises(openai.UnprocessableEntityError, match="X-Corral-Project"):
+        admin.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}]
+        )
+    bad = setup.http.post(
+        "/v1/chat/completions",
+        content=b"{not json",
+        headers={"authorization": f"Bearer {setup.agent_key}"},
+    )
+    assert (bad.status_code, bad.json()["error"]["code"]) == (400, "malformed_json")
+
+
+def test_agent_version_is_applied(setup: Setup) -> None:
+    agents = setup.admin.agents
+    agents.create_version(
+        "support",
+        config={
+            "model": "gpt-4o",
+            "system_prompt": "Be brief.",
+            "parameters": {"temperature": 0.1},
+        },
+    )
+    agents.deploy("support", 1)
+    setup.openai().chat.completions.create(
+        model="gpt-3.5-turbo", messages=[{"role": "user", "content": "hi"}]
+    )
+    sent = setup.upstream()[-1]["body"]
+    assert (sent["model"], sent["temperature"]) == ("gpt-4o", 0.1)
+    assert sent["messages"][0] == {"role": "system", "content": "Be brief."}
+    llm = next(s for s in spans(setup, "s-1") if s.span_type == "llm")
+    assert (llm.model, llm.agent_version) == ("gpt-4o", "1")
