@@ -224,33 +224,44 @@ def test_tool_policy_hides_tools_and_refuses_calls(setup: Setup) -> None:
 
 
 def test_tool_results_become_tool_spans_and_traceparent_joins(setup: Setup) -> None:
-    client = setup.openai(traceparent="00-" + "ab" * 16 + "-" + "cd" * 8 + "-01")
-    client.chat.completions.create(
-        model="gpt-4o-mini",
-        messages=[
-            {"role": "user", "content": "weather?"},
-            {
-                "role": "assistant",
-                "content": None,
-                "tool_calls": [
-                    {
-                        "id": "call_1",
-                        "type": "function",
-                        "function": {
-                            "name": "get_weather",
-                            "arguments": json.dumps({"city": "Oslo"}),
-                        },
-                    }
-                ],
-            },
-            {"role": "tool", "tool_call_id": "call_1", "content": '{"error": "no station"}'},
-        ],
+    # A plain HTTP call: an OpenTelemetry instrumentation of the openai client (other tests
+    # install one) would put its own traceparent on the request.
+    response = setup.http.post(
+        "/v1/chat/completions",
+        headers={
+            "authorization": f"Bearer {setup.agent_key}",
+            "x-corral-session": "s-1",
+            "traceparent": "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01",
+        },
+        json={
+            "model": "gpt-4o-mini",
+            "messages": [
+                {"role": "user", "content": "weather?"},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "call_1",
+                            "type": "function",
+                            "function": {
+                                "name": "get_weather",
+                                "arguments": json.dumps({"city": "Oslo"}),
+                            },
+                        }
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "call_1", "content": '{"error": "no station"}'},
+            ],
+        },
     )
-    recorded = spans(setup, "s-1")
+    assert response.status_code == 200, response.text
+    recorded = spans(setup, "s-1", at_least=2)
     summary = next(s for s in recorded if s.span_type == "tool")
     tool = setup.admin.traces.span("shop", summary.trace_id, summary.span_id)
     assert (tool.tool_name, tool.tool_result) == ("get_weather", '{"error": "no station"}')
     assert {s.trace_id for s in recorded} == {"ab" * 16}
+    assert {s.parent_span_id for s in recorded} == {"cd" * 8}
 
 
 def test_upstream_errors_pass_through_and_release(setup: Setup) -> None:
