@@ -189,3 +189,35 @@ def test_invite_link_from_the_cli(run, server: LiveServer) -> None:
     user = json.loads(run("users", "create", "ida@example.com", "--json").output)
     link = run("users", "invite", str(user["id"])).output.strip().splitlines()[-1]
     assert link.startswith(f"{server.url}/console/invite?token=")
+
+
+def test_prices_and_costs_from_the_cli(run) -> None:
+    set_ = json.loads(
+        run(
+            "prices", "set", "house-*", "--input", "2", "--output", "8", "--note", "ours", "--json"
+        ).output
+    )
+    assert (set_["model"], set_["input_per_mtok"]) == ("house-*", 2.0)
+    quote = json.loads(
+        run(
+            "prices",
+            "quote",
+            "house-7b",
+            "--input-tokens",
+            "500000",
+            "--output-tokens",
+            "1000",
+            "--json",
+        ).output
+    )
+    assert quote["usd"] == pytest.approx(0.5 * 2 + 0.001 * 8)
+    assert quote["price_version"] == f"override:{set_['id']}"
+    assert "house-*" in run("prices", "list").output
+    run("prices", "remove", str(set_["id"]))
+    assert "No price known" in run("prices", "quote", "house-7b").output
+    report = json.loads(
+        run("costs", "--by", "project", "--by", "day", "--days", "7", "--json").output
+    )
+    assert (report["group_by"], report["total_calls"]) == (["project", "day"], 0)
+    assert "No model calls" in run("costs").output
+    assert "invalid_group_by" in run("costs", "--by", "session", "--by", "model", ok=False).output

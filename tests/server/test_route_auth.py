@@ -113,6 +113,16 @@ RULES: dict[tuple[str, str], Rule] = {
     # Memory across projects: what the caller reaches, nothing else.
     ("POST", "/v1/memory/open"): Rule(ALLOWED, ALLOWED),
     ("GET", "/v1/memory/recall"): Rule(ALLOWED, ALLOWED),
+    # Spend of the projects the caller reaches; prices are the same for everyone.
+    ("GET", "/v1/costs"): Rule(ALLOWED, ALLOWED),
+    ("GET", "/v1/prices/quote"): Rule(ALLOWED, ALLOWED),
+    ("GET", "/v1/prices/overrides"): Rule(ALLOWED, ALLOWED),
+    ("POST", "/v1/prices/overrides"): Rule(403, 403),
+    ("DELETE", "/v1/prices/overrides/{override_id}"): Rule(403, 403),
+    # Budget holds: the project is in the body; a hold of another project is missing.
+    ("POST", "/v1/budgets/reservations"): Rule(403, 403),
+    ("POST", "/v1/budgets/reservations/{reservation_id}/settle"): Rule(404, 404),
+    ("POST", "/v1/budgets/reservations/{reservation_id}/release"): Rule(404, 404),
 }
 
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -158,6 +168,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/v1/projects/{project}/memory/items/{item_id}"): {"content": "x"},
     ("PATCH", "/v1/projects/{project}/memory/brief"): {"goal": "x"},
     ("POST", "/v1/memory/open"): {"recent": True},
+    ("POST", "/v1/prices/overrides"): {"model": "m", "input_per_mtok": 1, "output_per_mtok": 2},
+    ("POST", "/v1/budgets/reservations"): {"project": "alpha", "model": "m", "prompt": "x"},
+    ("POST", "/v1/budgets/reservations/{reservation_id}/settle"): {"output_tokens": 1},
 }
 
 
@@ -202,6 +215,9 @@ def world(http: TestClient, admin: corral.Client, runtime: Runtime) -> World:
     admin.budgets.create("alpha budget", scope="project", project="alpha", limit=10)
     admin.providers.add("upstream", kind="openai", base_url="http://127.0.0.1:9/v1")
     admin.agents.create_version("bot", config={"model": "gpt-4o-mini"})
+    admin.prices.set("house-model", input_per_mtok=1, output_per_mtok=2)
+    hold = admin.budgets.hold(project="alpha", model="gpt-4o-mini", prompt="hello")
+    built.ids["reservation_id"] = hold.id
     return built
 
 
@@ -224,6 +240,8 @@ def fill(path: str, world: World, project: str = "alpha") -> str:
         .replace("{span_id}", "0" * 16)
         .replace("{session_id}", "s1")
         .replace("{item_id}", "1")
+        .replace("{override_id}", str(world.admin.prices.overrides()[0].id))
+        .replace("{reservation_id}", world.ids.get("reservation_id", "none"))
     )
 
 

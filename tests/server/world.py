@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi.testclient import TestClient
 
@@ -21,6 +21,7 @@ class World:
     project_admin_key: str
     other_project_key: str
     agent_key: str
+    ids: dict[str, str] = field(default_factory=dict)  # path parameters a test filled in
 
 
 def build_world(http: TestClient, admin: corral.Client) -> World:

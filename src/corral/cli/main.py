@@ -11,6 +11,7 @@ from corral.cli import (
     alerts,
     audit,
     budgets,
+    costs,
     db,
     fake_llm,
     keys,
@@ -55,6 +56,8 @@ cli.add_command(audit.audit)
 cli.add_command(alerts.alerts)
 cli.add_command(fake_llm.fake_llm)
 cli.add_command(budgets.budgets)
+cli.add_command(costs.costs)
+cli.add_command(costs.prices)
 cli.add_command(providers.providers)
 agents.agents.add_command(lifecycle.versions)
 agents.agents.add_command(lifecycle.deployments)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Table, and_, case, select
@@ -24,7 +24,7 @@ from corral.core.pricing import PriceBook, TokenUsage, default_price_book
 from corral.core.projects import touch_project
 from corral.core.runtime import Runtime
 from corral.db.bulk import bulk_insert_ignoring_conflicts
-from corral.db.schema import SessionRow, SpanRow, TraceRow
+from corral.db.schema import CostDailyRow, SessionRow, SpanRow, TraceRow
 from corral.db.upsert import upsert_rollups
 
 log = logging.getLogger("corral.spans")
@@ -49,16 +49,19 @@ class Rollups:
 
     traces: list[dict[str, Any]]
     sessions: list[dict[str, Any]]
+    costs: list[dict[str, Any]] = field(default_factory=list)
 
     def apply(self, uow: Session) -> None:
         _upsert_traces(uow, self.traces)
         _upsert_sessions(uow, self.sessions)
+        _upsert_costs(uow, self.costs)
 
     @staticmethod
     def apply_all(uow: Session, batches: list[Rollups]) -> None:
         Rollups(
             [row for b in batches for row in b.traces],
             [row for b in batches for row in b.sessions],
+            [row for b in batches for row in b.costs],
         ).apply(uow)
 
 
@@ -149,7 +152,11 @@ def store_spans(
         uow, _SPANS, SPAN_COLUMNS, [_span_row(project_id, s, now) for s in fresh]
     )
     touch_project(uow, project_id, now)
-    rollups = Rollups(_trace_rows(project_id, fresh), _session_rows(project_id, fresh))
+    rollups = Rollups(
+        _trace_rows(project_id, fresh),
+        _session_rows(project_id, fresh),
+        _cost_rows(project_id, fresh),
+    )
     if defer is None:
         rollups.apply(uow)
     else:
@@ -421,6 +428,64 @@ def _session_rows(project_id: int, spans: list[NormalizedSpan]) -> list[dict[str
             }
         )
     return rows
+
+
+_COST_COUNTERS = (
+    "calls",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+)
+
+
+def _cost_rows(project_id: int, spans: list[NormalizedSpan]) -> list[dict[str, Any]]:
+    """Model calls folded per day, agent, user, model and provider (the cost report's grain)."""
+    folded: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for span in spans:
+        if span.span_type not in ("llm", "embedding"):
+            continue
+        key = (
+            span.start_time.astimezone(UTC).date(),
+            span.agent_name or "",
+            span.user_id or "",
+            span.model or "",
+            span.provider or "",
+        )
+        row = folded.get(key)
+        if row is None:
+            row = folded[key] = {
+                "project_id": project_id,
+                "day": key[0],
+                "agent": key[1],
+                "user_id": key[2],
+                "model": key[3],
+                "provider": key[4],
+                **dict.fromkeys(_COST_COUNTERS, 0),
+            }
+            row["cost_usd"] = 0.0
+        row["calls"] += 1
+        row["errors"] += span.status == "error"
+        row["input_tokens"] += span.input_tokens or 0
+        row["output_tokens"] += span.output_tokens or 0
+        row["cache_read_tokens"] += span.cache_read_tokens or 0
+        row["cache_write_tokens"] += span.cache_write_tokens or 0
+        row["reasoning_tokens"] += span.reasoning_tokens or 0
+        row["cost_usd"] += span.cost_usd or 0.0
+    return list(folded.values())
+
+
+def _upsert_costs(uow: Session, rows: list[dict[str, Any]]) -> None:
+    upsert_rollups(
+        uow,
+        CostDailyRow.__table__,  # type: ignore[arg-type]
+        rows,
+        key=("project_id", "day", "agent", "user_id", "model", "provider"),
+        add=_COST_COUNTERS,
+    )
 
 
 def _upsert_sessions(uow: Session, rows: list[dict[str, Any]]) -> None:

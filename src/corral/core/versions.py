@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from typing import Any
 
 import rfc8785
@@ -12,8 +13,9 @@ from sqlalchemy.orm import Session
 from corral.core.access import Principal
 from corral.core.agents import authorize_agent_change, find_agent
 from corral.core.audit import record_audit
+from corral.core.budgets import to_units
 from corral.core.runtime import Runtime
-from corral.db.schema import AgentRow, AgentVersionRow
+from corral.db.schema import AgentRow, AgentVersionRow, BudgetRow
 from corral.errors import Conflict, InvalidRequest, NotFound
 from corral.schemas.access import Permission
 from corral.schemas.lifecycle import (
@@ -108,6 +110,38 @@ def _validated(config: dict[str, Any]) -> AgentConfig:
         ) from exc
 
 
+def _version_budgets(uow: Session, agent: AgentRow, row: AgentVersionRow, now: datetime) -> None:
+    """The budgets a version's config asks for, limited to the calls that version serves."""
+    config = AgentConfig.model_validate(row.config)
+    if config.budget is None:
+        return
+    limits = [
+        ("session", None, "total", config.budget.per_session_usd, "per session"),
+        ("agent", agent.name, "day", config.budget.per_day_usd, "per day"),
+    ]
+    for scope, subject, window, amount, label in limits:
+        if amount is None:
+            continue
+        uow.add(
+            BudgetRow(
+                name=f"{agent.name} v{row.number} {label}",
+                scope=scope,
+                subject=subject,
+                project_id=None,
+                agent_version_id=row.id,
+                unit="usd",
+                limit_units=to_units("usd", amount),
+                window=window,
+                rolling_hours=None,
+                thresholds=[80, 100],
+                enforce=True,
+                disabled=False,
+                created_by=f"agent version {agent.name}@{row.number}",
+                created_at=now,
+            )
+        )
+
+
 def set_state(
     uow: Session,
     rt: Runtime,
@@ -122,6 +156,8 @@ def set_state(
     before = row.state
     row.state = target
     row.state_changed_at = rt.clock.now()
+    if before == "draft" and target == "candidate":
+        _version_budgets(uow, agent, row, row.state_changed_at)
     record_audit(
         uow,
         actor=actor,
@@ -183,6 +219,8 @@ def create_version(
         )
         uow.add(row)
         uow.flush()
+        if row.state == "candidate":
+            _version_budgets(uow, agent, row, now)
         record_audit(
             uow,
             actor=actor,

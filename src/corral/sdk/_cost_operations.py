@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from corral.schemas.budgets import Budget, BudgetAlert, BudgetUsage
+from corral.schemas.budgets import Budget, BudgetAlert, BudgetUsage, Reservation
+from corral.schemas.costs import CostReport
+from corral.schemas.prices import PriceOverride, PriceQuote
 from corral.schemas.providers import Provider
 from corral.sdk._calls import Call, body_of, no_content, parser, segment
 
@@ -54,3 +57,57 @@ def update_provider(name: str, body: dict[str, Any]) -> Call[Provider]:
 
 def delete_provider(name: str) -> Call[None]:
     return Call("DELETE", f"/v1/providers/{segment(name)}", no_content)
+
+
+def cost_report(
+    group_by: list[str],
+    projects: list[str] | None,
+    since: date | None,
+    until: date | None,
+    limit: int,
+) -> Call[CostReport]:
+    params: dict[str, Any] = {"group_by": group_by, "limit": limit}
+    params.update(
+        body_of(
+            project=projects,
+            since=since.isoformat() if since else None,
+            until=until.isoformat() if until else None,
+        )
+    )
+    return Call("GET", "/v1/costs", parser(CostReport), params=params)
+
+
+def list_overrides() -> Call[list[PriceOverride]]:
+    return Call("GET", "/v1/prices/overrides", parser(list[PriceOverride]))
+
+
+def create_override(body: dict[str, Any]) -> Call[PriceOverride]:
+    return Call("POST", "/v1/prices/overrides", parser(PriceOverride), json=body)
+
+
+def delete_override(override_id: int) -> Call[None]:
+    return Call("DELETE", f"/v1/prices/overrides/{segment(override_id)}", no_content)
+
+
+def quote(
+    model: str, input_tokens: int, output_tokens: int, provider: str | None
+) -> Call[PriceQuote]:
+    params = body_of(
+        model=model, input_tokens=input_tokens, output_tokens=output_tokens, provider=provider
+    )
+    return Call("GET", "/v1/prices/quote", parser(PriceQuote), params=params)
+
+
+def hold(body: dict[str, Any]) -> Call[Reservation]:
+    return Call("POST", "/v1/budgets/reservations", parser(Reservation), json=body)
+
+
+def settle(reservation_id: str, usage: dict[str, int]) -> Call[Reservation]:
+    path = f"/v1/budgets/reservations/{segment(reservation_id)}/settle"
+    return Call("POST", path, parser(Reservation), json=usage)
+
+
+def release(reservation_id: str) -> Call[Reservation]:
+    return Call(
+        "POST", f"/v1/budgets/reservations/{segment(reservation_id)}/release", parser(Reservation)
+    )

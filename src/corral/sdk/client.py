@@ -35,7 +35,16 @@ from corral.sdk import _lifecycle_operations as lops
 from corral.sdk import _operations as ops
 from corral.sdk._calls import Call, default_headers, read_response, resolve_settings
 from corral.sdk.alerts import Alerts, AsyncAlerts
-from corral.sdk.cost import AsyncBudgets, AsyncProviders, Budgets, Providers
+from corral.sdk.cost import (
+    AsyncBudgets,
+    AsyncCosts,
+    AsyncPrices,
+    AsyncProviders,
+    Budgets,
+    Costs,
+    Prices,
+    Providers,
+)
 from corral.sdk.memory import AsyncMemory, Memory
 from corral.sdk.traces import AsyncSessions, AsyncTraces, Sessions, Traces
 
@@ -72,6 +81,8 @@ class Client:
         self.audit = Audit(self)
         self.budgets = Budgets(self)
         self.providers = Providers(self)
+        self.costs = Costs(self)
+        self.prices = Prices(self)
         self.alerts = Alerts(self)
         self.traces = Traces(self)
         self.sessions = Sessions(self)
@@ -164,6 +175,8 @@ class AsyncClient:
         self.audit = AsyncAudit(self)
         self.budgets = AsyncBudgets(self)
         self.providers = AsyncProviders(self)
+        self.costs = AsyncCosts(self)
+        self.prices = AsyncPrices(self)
         self.alerts = AsyncAlerts(self)
         self.traces = AsyncTraces(self)
         self.sessions = AsyncSessions(self)

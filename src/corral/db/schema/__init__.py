@@ -14,6 +14,7 @@ from corral.db.schema.cost import (
     BudgetCounterRow,
     BudgetReservationRow,
     BudgetRow,
+    CostDailyRow,
     PriceOverrideRow,
     ProviderRow,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "BudgetCounterRow",
     "BudgetReservationRow",
     "BudgetRow",
+    "CostDailyRow",
     "DeploymentRow",
     "LoginAttemptRow",
     "MemoryActivityRow",

@@ -5,7 +5,7 @@ FTS5 table kept in step by triggers on SQLite, a stored ``tsvector`` column with
 PostgreSQL (see ``corral.db.memory_search``).
 
 Revision ID: 0800
-Revises: 0750
+Revises: 0760
 """
 
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ from alembic import op
 import corral.db.types
 
 revision: str = "0800"
-down_revision: str | None = "0750"
+down_revision: str | None = "0760"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
