@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 import corral
 from corral.core.alerts import raise_alert
 from corral.core.runtime import Runtime
+from corral.db.schema import FindingRow
 from tests.conftest import bearer
 from tests.server.world import World, build_world
 
@@ -136,6 +137,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/alerts/{alert_id}"): {"status": "acknowledged"},
     ("POST", "/v1/alert-rules"): {"name": "r", "project": "alpha"},
     ("PATCH", "/v1/alert-rules/{rule_id}"): {"enabled": False},
+    ("POST", "/v1/projects/{project}/findings/{finding_id}"): {"status": "acknowledged"},
+    ("PATCH", "/v1/projects/{project}/detector-settings"): {"set": {"loop_repeats": 4}},
+    ("POST", "/v1/projects/{project}/sessions/{session_id}/resume"): {},
 }
 
 
@@ -177,6 +181,24 @@ def world(http: TestClient, admin: corral.Client, runtime: Runtime) -> World:
             project_id=admin.projects.get("alpha").id,
             now=runtime.clock.now(),
         )
+        uow.add(
+            FindingRow(
+                project_id=admin.projects.get("alpha").id,
+                scope="s1",
+                key="tool_loop:k",
+                type="tool_loop",
+                severity="warning",
+                status="open",
+                session_id="s1",
+                explanation="e",
+                span_ids=[],
+                wasted_tokens=0,
+                wasted_cost_usd=0.0,
+                details={},
+                first_detected_at=runtime.clock.now(),
+                updated_at=runtime.clock.now(),
+            )
+        )
     admin.budgets.create("alpha budget", scope="project", project="alpha", limit=10)
     admin.providers.add("upstream", kind="openai", base_url="http://127.0.0.1:9/v1")
     admin.agents.create_version("bot", config={"model": "gpt-4o-mini"})
@@ -200,6 +222,7 @@ def call(http: TestClient, method: str, path: str, world: World, key: str | None
         .replace("{trace_id}", "0" * 32)
         .replace("{span_id}", "0" * 16)
         .replace("{session_id}", "s1")
+        .replace("{finding_id}", "1")
     )
     headers = bearer(key) if key else {}
     return http.request(method, filled, json=BODIES.get((method, path)), headers=headers)
@@ -243,7 +266,8 @@ def test_key_of_another_project_is_refused(app: FastAPI, http: TestClient, world
                 method,
                 path.replace("{project}", "no-such-project")
                 .replace("{agent}", "bot")
-                .replace("{user_id}", str(world.member_id)),
+                .replace("{user_id}", str(world.member_id))
+                .replace("{finding_id}", "1"),
                 json=BODIES.get((method, path)),
                 headers=bearer(world.other_project_key),
             )

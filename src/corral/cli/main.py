@@ -12,7 +12,9 @@ from corral.cli import (
     audit,
     budgets,
     db,
+    evaluation,
     fake_llm,
+    findings,
     keys,
     lifecycle,
     openapi,
@@ -60,6 +62,8 @@ cli.add_command(lifecycle.deploy)
 cli.add_command(lifecycle.rollback)
 cli.add_command(traces.traces)
 cli.add_command(sessions.sessions)
+cli.add_command(findings.findings)
+cli.add_command(evaluation.eval_)
 
 
 def main() -> None:

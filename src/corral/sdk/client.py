@@ -36,6 +36,7 @@ from corral.sdk import _operations as ops
 from corral.sdk._calls import Call, default_headers, read_response, resolve_settings
 from corral.sdk.alerts import Alerts, AsyncAlerts
 from corral.sdk.cost import AsyncBudgets, AsyncProviders, Budgets, Providers
+from corral.sdk.detection import AsyncFindings, Findings
 from corral.sdk.traces import AsyncSessions, AsyncTraces, Sessions, Traces
 
 T = TypeVar("T")
@@ -74,6 +75,7 @@ class Client:
         self.alerts = Alerts(self)
         self.traces = Traces(self)
         self.sessions = Sessions(self)
+        self.findings = Findings(self)
 
     def call(self, call: Call[T]) -> T:
         """Send one prepared call and read its answer."""
@@ -164,6 +166,7 @@ class AsyncClient:
         self.alerts = AsyncAlerts(self)
         self.traces = AsyncTraces(self)
         self.sessions = AsyncSessions(self)
+        self.findings = AsyncFindings(self)
 
     async def call(self, call: Call[T]) -> T:
         response = await self._http.request(

@@ -16,6 +16,7 @@ from corral.db.schema.cost import (
     BudgetRow,
     ProviderRow,
 )
+from corral.db.schema.detection import DetectorSettingsRow, FindingRow, SessionHaltRow
 from corral.db.schema.identity import (
     LoginAttemptRow,
     ToolPolicyRow,
@@ -56,12 +57,15 @@ __all__ = [
     "BudgetReservationRow",
     "BudgetRow",
     "DeploymentRow",
+    "DetectorSettingsRow",
+    "FindingRow",
     "LoginAttemptRow",
     "ProjectMemberRow",
     "ProjectRow",
     "ProviderRow",
     "RolloutRow",
     "SessionAssignmentRow",
+    "SessionHaltRow",
     "SessionRow",
     "SpanRow",
     "ToolPolicyRow",

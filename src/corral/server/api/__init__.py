@@ -11,6 +11,7 @@ from corral.server.api import (
     audit,
     auth,
     budgets,
+    detection,
     keys,
     lifecycle,
     otlp,
@@ -53,6 +54,7 @@ def build_v1_router() -> APIRouter:
         alerts,
         otlp,
         traces,
+        detection,
     ):
         v1.include_router(module.router)
     return v1
