@@ -92,9 +92,9 @@ def fake_provider(latency_ms: float) -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="corral-bench-fake-") as scratch:
         log_path = Path(scratch) / "fake.log"
         with log_path.open("wb") as log:
+            command = [sys.executable, "-m", "corral.cli", "fake-llm", "--port", str(port)]
             process = subprocess.Popen(
-                [sys.executable, "-m", "corral.cli", "fake-llm", "--port", str(port)]
-                + ["--latency-ms", str(latency_ms)],
+                [*command, "--latency-ms", str(latency_ms)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -217,13 +217,13 @@ def main() -> None:
                 if not postgres_available(args.postgres_url):
                     notes.append(f"PostgreSQL not reachable at {args.postgres_url}; skipped")
                     continue
-                with scratch_postgres(args.postgres_url) as url, corral_server(
-                    url, **server_env
-                ) as server:
+                with (
+                    scratch_postgres(args.postgres_url) as url,
+                    corral_server(url, **server_env) as server,
+                ):
                     rows += measure(database, server, fake_url, calls, concurrencies)
     print_table(
-        f"Gateway overhead, fake provider latency {args.latency_ms:g} ms, "
-        f"{args.workers} worker(s)",
+        f"Gateway overhead, fake provider latency {args.latency_ms:g} ms, {args.workers} worker(s)",
         [
             (
                 r.database,

@@ -14,6 +14,7 @@ from corral.errors import (
     PayloadTooLarge,
     RateLimited,
     ServiceUnavailable,
+    SessionHalted,
     Unauthenticated,
 )
 from corral.sdk.client import AsyncClient, Client
@@ -42,6 +43,7 @@ __all__ = [
     "PayloadTooLarge",
     "RateLimited",
     "ServiceUnavailable",
+    "SessionHalted",
     "TracingStats",
     "Unauthenticated",
     "__version__",

@@ -88,6 +88,13 @@ class Conflict(CorralError):
     default_code = "conflict"
 
 
+class SessionHalted(Conflict):
+    """The session was halted by the circuit breaker because of a finding; a person must resume
+    it before its agent may go on. ``details`` name the finding."""
+
+    default_code = "session_halted"
+
+
 class PayloadTooLarge(CorralError):
     status = 413
     default_code = "payload_too_large"
@@ -119,10 +126,16 @@ _BY_STATUS: dict[int, type[CorralError]] = {
 }
 
 
+_BY_CODE: dict[str, type[CorralError]] = {"session_halted": SessionHalted}
+"""Errors callers catch by class rather than by status."""
+
+
 def error_from_response(status: int, body: Any) -> CorralError:
     """Rebuild the error the server reported from an HTTP status and its decoded JSON body."""
     cls = _BY_STATUS.get(status, CorralError)
     payload = body.get("error") if isinstance(body, dict) else None
+    if isinstance(payload, dict) and payload.get("code") in _BY_CODE:
+        cls = _BY_CODE[str(payload["code"])]
     if not isinstance(payload, dict):
         text = body if isinstance(body, str) else repr(body)
         return cls(f"HTTP {status}: {text[:500]}", code="http_error", status=status)

@@ -185,6 +185,28 @@ class Settings(BaseSettings):
             "(0 records no content)."
         ),
     )
+    detection_mode: Literal["background", "inline", "off"] = Field(
+        default="background",
+        description=(
+            "How silent-failure detection follows ingest: `background` queues the sessions each "
+            "committed batch touches for a worker thread (ingest does not wait), `inline` judges "
+            "them on the ingest request before it answers, `off` does not detect."
+        ),
+    )
+    detection_queue_sessions: int = Field(
+        default=10_000,
+        ge=1,
+        description=(
+            "Sessions waiting for detection per process (background mode). When full, ingest "
+            "waits up to 5 s for room, then that session is judged at its next batch."
+        ),
+    )
+    metric_rules_interval_seconds: float = Field(
+        default=60.0,
+        ge=1,
+        description="How often metric alert rules (cost, error rate, latency, finding rate) are "
+        "evaluated.",
+    )
     admin_email: str = Field(
         default="admin@localhost",
         description="Login of the workspace administrator created on first start.",

@@ -43,3 +43,33 @@ def test_ingest_bench() -> None:
 def test_traces_bench() -> None:
     figures = run("traces.py", "--spans", "7000", "--runs", "4", "--databases", "sqlite")
     assert figures["sqlite"]["spans"] > 5000  # type: ignore[index]
+
+
+def test_detectors_bench(tmp_path: Path) -> None:
+    logs = tmp_path / "Hand-Crafted"
+    logs.mkdir()
+    history = [{"role": "human", "content": "What is 6 x 7?"}]
+    for _ in range(3):
+        history.append({"name": "Coder", "content": "```python\nprint(6 * 7)\n```"})
+        history.append({"name": "Computer_terminal", "content": "exitcode: 0\nCode output: 42"})
+    (logs / "1.json").write_text(
+        json.dumps({"history": history, "mistake_agent": "Coder", "mistake_step": "5"})
+    )
+    figures = run(
+        "detectors.py",
+        "--quick",
+        "--data",
+        str(tmp_path),
+        "--seconds",
+        "2",
+        "--modes",
+        "background",
+    )
+    assert figures["generated_suite"]["min_recall"] == 1.0  # type: ignore[index]
+    found = figures["who_and_when"]
+    assert found["logs_with_finding"] == 1  # type: ignore[index]
+    assert found["agent_accuracy_all_logs"] == 1.0  # type: ignore[index]
+    assert found["boilerplate_loop_or_handoff_findings"] == 0  # type: ignore[index]
+    [latency] = figures["latency"]  # type: ignore[misc]
+    assert latency["probes"] >= 1
+    assert latency["detected"] == latency["probes"]

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 import corral
 from corral.core.alerts import raise_alert
 from corral.core.runtime import Runtime
+from corral.db.schema import FindingRow
 from tests.conftest import bearer
 from tests.server.world import World, build_world
 
@@ -171,6 +172,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/prices/overrides"): {"model": "m", "input_per_mtok": 1, "output_per_mtok": 2},
     ("POST", "/v1/budgets/reservations"): {"project": "alpha", "model": "m", "prompt": "x"},
     ("POST", "/v1/budgets/reservations/{reservation_id}/settle"): {"output_tokens": 1},
+    ("POST", "/v1/projects/{project}/findings/{finding_id}"): {"status": "acknowledged"},
+    ("PATCH", "/v1/projects/{project}/detector-settings"): {"set": {"loop_repeats": 4}},
+    ("POST", "/v1/projects/{project}/sessions/{session_id}/resume"): {},
 }
 
 
@@ -212,6 +216,24 @@ def world(http: TestClient, admin: corral.Client, runtime: Runtime) -> World:
             project_id=admin.projects.get("alpha").id,
             now=runtime.clock.now(),
         )
+        uow.add(
+            FindingRow(
+                project_id=admin.projects.get("alpha").id,
+                scope="s1",
+                key="tool_loop:k",
+                type="tool_loop",
+                severity="warning",
+                status="open",
+                session_id="s1",
+                explanation="e",
+                span_ids=[],
+                wasted_tokens=0,
+                wasted_cost_usd=0.0,
+                details={},
+                first_detected_at=runtime.clock.now(),
+                updated_at=runtime.clock.now(),
+            )
+        )
     admin.budgets.create("alpha budget", scope="project", project="alpha", limit=10)
     admin.providers.add("upstream", kind="openai", base_url="http://127.0.0.1:9/v1")
     admin.agents.create_version("bot", config={"model": "gpt-4o-mini"})
@@ -242,6 +264,7 @@ def fill(path: str, world: World, project: str = "alpha") -> str:
         .replace("{item_id}", "1")
         .replace("{override_id}", str(world.admin.prices.overrides()[0].id))
         .replace("{reservation_id}", world.ids.get("reservation_id", "none"))
+        .replace("{finding_id}", "1")
     )
 
 

@@ -13,7 +13,9 @@ from corral.cli import (
     budgets,
     costs,
     db,
+    evaluation,
     fake_llm,
+    findings,
     keys,
     lifecycle,
     mcp,
@@ -69,6 +71,8 @@ cli.add_command(sessions.sessions)
 cli.add_command(memory.memory)
 cli.add_command(open_project.open_)
 cli.add_command(mcp.mcp)
+cli.add_command(findings.findings)
+cli.add_command(evaluation.eval_)
 
 
 def main() -> None:

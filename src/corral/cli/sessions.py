@@ -120,3 +120,53 @@ def graph(state: CliState, project: str, session_id: str, as_json: bool) -> None
     with state.client() as client:
         found = client.sessions.graph(project, session_id)
     print_graph(found, as_json=as_json)
+
+
+HALT_COLUMNS = [
+    "id",
+    "session_id",
+    "finding_id",
+    "finding_type",
+    "halted_at",
+    "resumed_at",
+    "resumed_by",
+    "reason",
+]
+
+
+@sessions.command()
+@click.argument("project")
+@click.argument("session_id")
+@json_option
+@pass_state
+def check(state: CliState, project: str, session_id: str, as_json: bool) -> None:
+    """Whether session SESSION_ID may go on; exits 1 naming the finding if it is halted."""
+    with state.client() as client:
+        found = client.sessions.check(project, session_id)
+    emit(found, as_json=as_json, columns=["session_id", "halted"])
+
+
+@sessions.command()
+@click.argument("project")
+@click.argument("session_id")
+@click.option("--note", help="Why it may go on, for the audit trail.")
+@json_option
+@pass_state
+def resume(state: CliState, project: str, session_id: str, note: str | None, as_json: bool) -> None:
+    """Resume session SESSION_ID, halted by the circuit breaker (audited)."""
+    with state.client() as client:
+        found = client.sessions.resume(project, session_id, note=note)
+    emit(found, as_json=as_json, columns=HALT_COLUMNS)
+
+
+@sessions.command()
+@click.argument("project")
+@click.option("--session", help="Only this session.")
+@click.option("--resumed", is_flag=True, help="Include halts already resumed.")
+@json_option
+@pass_state
+def halts(state: CliState, project: str, session: str | None, resumed: bool, as_json: bool) -> None:
+    """Sessions of PROJECT halted by the circuit breaker, newest first."""
+    with state.client() as client:
+        found = client.sessions.halts(project, session=session, resumed=resumed)
+    emit(found, as_json=as_json, columns=HALT_COLUMNS, empty="No halted sessions.")

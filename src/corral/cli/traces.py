@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import click
+from rich.table import Table
 from rich.tree import Tree
 
 from corral.cli.context import CliState, pass_state
@@ -246,6 +248,65 @@ def purge(
     with state.client() as client:
         result = client.traces.purge(project, before=_utc(before), session_id=session, user_id=user)
     emit(result, as_json=as_json, columns=["traces_deleted", "spans_deleted", "sessions_deleted"])
+
+
+@traces.command("import")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--project", required=True, help="Project the spans go to.")
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(["who-and-when"]),
+    default="who-and-when",
+    show_default=True,
+    help="Format of the logs.",
+)
+@json_option
+@pass_state
+def import_(state: CliState, directory: Path, project: str, format_: str, as_json: bool) -> None:
+    """Import multi-agent logs from DIRECTORY as traces of PROJECT, one session per log.
+
+    Who&When logs (``*.json`` with a ``history`` of messages) become spans sent to the OTLP
+    endpoint, so they are stored, costed and checked by the detectors like any agent's.
+    Importing the same log again stores nothing new.
+    """
+    from datetime import UTC, timedelta
+
+    from corral.core.detection.who_and_when import load_logs, log_to_otlp, session_name
+
+    logs = load_logs(directory)
+    if not logs:
+        raise click.ClickException(f"no *.json logs under {directory}")
+    start = datetime.now(UTC) - timedelta(seconds=len(logs))
+    imported: list[dict[str, object]] = []
+    with state.client() as client:
+        for index, log in enumerate(logs):
+            assert log.path is not None
+            session = session_name(log.path)
+            document = log_to_otlp(
+                log, project=project, session=session, start=start + timedelta(seconds=index)
+            )
+            answer = client.traces.export(document)
+            rejected = int(answer.get("partialSuccess", {}).get("rejectedSpans", 0) or 0)
+            imported.append(
+                {
+                    "log": str(log.path.relative_to(directory)),
+                    "session": session,
+                    "spans": len(log.spans) - rejected,
+                    "rejected": rejected,
+                    "mistake_agent": log.mistake_agent,
+                    "mistake_step": log.mistake_step,
+                }
+            )
+    if as_json:
+        print_json(imported)
+        return
+    table = Table(title=f"Imported {len(imported)} logs into {project}", title_justify="left")
+    for column in ("log", "session", "spans", "rejected"):
+        table.add_column(column)
+    for row in imported:
+        table.add_row(*(str(row[c]) for c in ("log", "session", "spans", "rejected")))
+    console.print(table)
 
 
 def print_graph(found: HandoffGraph, *, as_json: bool) -> None:

@@ -1,11 +1,12 @@
 """The gateway's pipeline, independent of the provider API it speaks.
 
-Before a call: who it is for (project, agent, user, session, trace), which agent version serves
-the session, which tools the agent may use, which provider serves the model, and a hold of the
-call's worst-case cost on every budget that applies — all in one transaction, so a refused call
-leaves nothing behind. After the call: the hold is settled with the provider's reported usage (or
-released when the call failed) and the call is recorded as an LLM span in the same store as
-ingested traces, with the tool results the agent sent back recorded as tool spans.
+Before a call: who it is for (project, agent, user, session, trace), whether a detector halted
+the session, which agent version serves the session, which tools the agent may use, which
+provider serves the model, and a hold of the call's worst-case cost on every budget that
+applies — all in one transaction, so a refused call leaves nothing behind. After the call: the
+hold is settled with the provider's reported usage (or released when the call failed) and the
+call is recorded as an LLM span in the same store as ingested traces, with the tool results the
+agent sent back recorded as tool spans.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from corral.core.agents import find_agent
 from corral.core.budgets import Amounts, CallContext, from_units, reserve, settle, to_units
 from corral.core.cedar import evaluate, parse_policy
 from corral.core.deployments import deployment_row, resolve_for_agent
+from corral.core.detection.breaker import check_session_not_halted
 from corral.core.normalize import NormalizedSpan
 from corral.core.policies import active_policy, decide_tool_call
 from corral.core.prices import price_book_for
@@ -204,6 +206,8 @@ def prepare_call(rt: Runtime, actor: Principal, intent: CallIntent) -> PreparedC
         project = _project(uow, actor, headers)
         agent = _agent(uow, actor, headers, project)
         session = _header(headers, "x-corral-session") or _baggage(headers, "session.id")
+        if session is not None:
+            check_session_not_halted(uow, project.id, session)
         user = _header(headers, "x-corral-user") or _baggage(headers, "user.id")
         if user is None and actor.kind == "user":
             user = actor.name

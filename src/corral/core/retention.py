@@ -1,5 +1,6 @@
 """Retention: traces older than a project's ``retention_days`` are deleted, and traces can be
-purged on demand (by age, session or user).
+purged on demand (by age, session or user). Findings of the deleted sessions (and sessionless
+traces) go with them, since they quote what the spans held.
 
 Deletion goes trace by trace — a trace's spans and its rollup leave together — in chunks, so a
 large purge never holds the database in one long transaction.
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from corral.core.access import Principal, resolve_project
 from corral.core.audit import record_audit
+from corral.core.detection.store import forget_findings
 from corral.core.runtime import Runtime
 from corral.db.schema import ProjectRow, SessionRow, SpanRow, TraceRow
 from corral.schemas.access import Permission
@@ -115,6 +117,7 @@ def _purge(
             if not chunk:
                 break
             trace_ids = [r.trace_id for r in chunk]
+            forget_findings(uow, project_id, trace_ids=trace_ids)
             counts.spans += _rowcount(
                 uow,
                 delete(SpanRow).where(
@@ -127,14 +130,16 @@ def _purge(
         if len(chunk) < CHUNK:
             break
     with rt.db.write() as uow:
-        sessions = delete(SessionRow).where(SessionRow.project_id == project_id)
+        which = [SessionRow.project_id == project_id]
         if session_id is not None:
-            sessions = sessions.where(SessionRow.session_id == session_id)
+            which.append(SessionRow.session_id == session_id)
         elif before is not None:
-            sessions = sessions.where(SessionRow.last_seen < before)
+            which.append(SessionRow.last_seen < before)
         if user_id is not None:
-            sessions = sessions.where(SessionRow.user_id == user_id)
-        counts.sessions = _rowcount(uow, sessions)
+            which.append(SessionRow.user_id == user_id)
+        gone = list(uow.scalars(select(SessionRow.session_id).where(*which)))
+        forget_findings(uow, project_id, session_ids=gone)
+        counts.sessions = _rowcount(uow, delete(SessionRow).where(*which))
     return counts
 
 

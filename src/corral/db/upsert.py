@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, func
+from sqlalchemy import Table, func, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -14,14 +14,21 @@ from corral.db.bulk import execute_many
 
 
 def insert_ignoring_conflicts(uow: Session, table: Table, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert ``rows``, skipping any that collide with a unique key. Returns rows inserted."""
+    """Insert ``rows``, skipping any that collide with a unique key. Returns rows inserted.
+
+    Counted from ``RETURNING``: on PostgreSQL the driver's rowcount is -1 for these statements
+    (SQLAlchemy adds its own RETURNING for the primary key), which reads as "inserted"."""
     if not rows:
         return 0
     dialect = uow.get_bind().dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(table).values(list(rows)).on_conflict_do_nothing()
-    result = uow.execute(statement)
-    return int(getattr(result, "rowcount", 0) or 0)
+    statement = (
+        module.insert(table)
+        .values(list(rows))
+        .on_conflict_do_nothing()
+        .returning(literal_column("1"))
+    )
+    return len(uow.execute(statement).all())
 
 
 def insert_many_ignoring_conflicts(

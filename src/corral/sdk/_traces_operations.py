@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from corral.schemas.common import Page
 from corral.schemas.observability import (
@@ -148,3 +149,8 @@ def purge_traces(
 ) -> Call[PurgeResult]:
     body = body_of(before=_when(before), session_id=session_id, user_id=user_id)
     return Call("POST", f"{_project(project)}/traces/purge", parser(PurgeResult), json=body)
+
+
+def export_traces(document: dict[str, Any]) -> Call[dict[str, Any]]:
+    """An OTLP/JSON trace export, as an OpenTelemetry exporter would send it."""
+    return Call("POST", "/v1/traces", parser(dict[str, Any]), json=document)

@@ -45,6 +45,7 @@ from corral.sdk.cost import (
     Prices,
     Providers,
 )
+from corral.sdk.detection import AsyncFindings, Findings
 from corral.sdk.memory import AsyncMemory, Memory
 from corral.sdk.traces import AsyncSessions, AsyncTraces, Sessions, Traces
 
@@ -87,6 +88,7 @@ class Client:
         self.traces = Traces(self)
         self.sessions = Sessions(self)
         self.memory = Memory(self)
+        self.findings = Findings(self)
 
     def call(self, call: Call[T]) -> T:
         """Send one prepared call and read its answer."""
@@ -181,6 +183,7 @@ class AsyncClient:
         self.traces = AsyncTraces(self)
         self.sessions = AsyncSessions(self)
         self.memory = AsyncMemory(self)
+        self.findings = AsyncFindings(self)
 
     async def call(self, call: Call[T]) -> T:
         response = await self._http.request(

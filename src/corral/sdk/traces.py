@@ -6,6 +6,7 @@ import builtins
 from typing import Any
 
 from corral.schemas.common import Page
+from corral.schemas.detection import SessionClearance, SessionHalt
 from corral.schemas.observability import (
     HandoffGraph,
     PurgeResult,
@@ -16,6 +17,7 @@ from corral.schemas.observability import (
     TraceSummary,
     TraceTree,
 )
+from corral.sdk import _detection_operations as dops
 from corral.sdk import _traces_operations as ops
 from corral.sdk._traces_operations import Moment
 
@@ -95,6 +97,11 @@ class Traces(_Resource):
         call = ops.purge_traces(project, before=before, session_id=session_id, user_id=user_id)
         return self._client.call(call)  # type: ignore[no-any-return]
 
+    def export(self, document: dict[str, Any]) -> dict[str, Any]:
+        """Send an OTLP/JSON trace export (what an OpenTelemetry exporter posts), e.g. spans
+        converted from another system's logs. Returns the OTLP answer (``partialSuccess``)."""
+        return self._client.call(ops.export_traces(document))  # type: ignore[no-any-return]
+
 
 class Sessions(_Resource):
     """Sessions (runs or conversations) of a project."""
@@ -128,6 +135,22 @@ class Sessions(_Resource):
 
     def graph(self, project: str, session_id: str) -> HandoffGraph:
         return self._client.call(ops.handoff_graph(project, session=session_id))  # type: ignore[no-any-return]
+
+    def check(self, project: str, session_id: str) -> SessionClearance:
+        """Raise :class:`corral.SessionHalted` (naming the finding) if the circuit breaker
+        halted this session; call it before an agent's next step."""
+        return self._client.call(dops.check_session(project, session_id))  # type: ignore[no-any-return]
+
+    def resume(self, project: str, session_id: str, *, note: str | None = None) -> SessionHalt:
+        """Let a halted session go on (audited)."""
+        return self._client.call(dops.resume_session(project, session_id, note))  # type: ignore[no-any-return]
+
+    def halts(
+        self, project: str, *, session: str | None = None, resumed: bool = False
+    ) -> builtins.list[SessionHalt]:
+        """Halted sessions, newest first; ``resumed=True`` includes those already resumed."""
+        call = dops.list_halts(project, session=session, resumed=resumed)
+        return self._client.call(call)  # type: ignore[no-any-return]
 
 
 class AsyncTraces(_Resource):
@@ -183,6 +206,9 @@ class AsyncTraces(_Resource):
         call = ops.purge_traces(project, before=before, session_id=session_id, user_id=user_id)
         return await self._client.call(call)  # type: ignore[no-any-return]
 
+    async def export(self, document: dict[str, Any]) -> dict[str, Any]:
+        return await self._client.call(ops.export_traces(document))  # type: ignore[no-any-return]
+
 
 class AsyncSessions(_Resource):
     """The asynchronous :class:`Sessions`."""
@@ -215,3 +241,17 @@ class AsyncSessions(_Resource):
 
     async def graph(self, project: str, session_id: str) -> HandoffGraph:
         return await self._client.call(ops.handoff_graph(project, session=session_id))  # type: ignore[no-any-return]
+
+    async def check(self, project: str, session_id: str) -> SessionClearance:
+        return await self._client.call(dops.check_session(project, session_id))  # type: ignore[no-any-return]
+
+    async def resume(
+        self, project: str, session_id: str, *, note: str | None = None
+    ) -> SessionHalt:
+        return await self._client.call(dops.resume_session(project, session_id, note))  # type: ignore[no-any-return]
+
+    async def halts(
+        self, project: str, *, session: str | None = None, resumed: bool = False
+    ) -> builtins.list[SessionHalt]:
+        call = dops.list_halts(project, session=session, resumed=resumed)
+        return await self._client.call(call)  # type: ignore[no-any-return]

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from corral import __version__
 from corral.core.bootstrap import bootstrap_workspace
 from corral.core.clock import Clock
+from corral.core.detection.live import start_detection
 from corral.core.jobs import JobRunner
 from corral.core.runtime import Runtime
 from corral.core.schedule import background_jobs
@@ -62,6 +63,7 @@ def create_app(
                 "if it is lost, run `corral db admin-key` for a new one.",
                 admin_key,
             )
+        detection = start_detection(rt)
         jobs = JobRunner(rt, background_jobs(settings) if settings.jobs_enabled else [])
         jobs.start()
         try:
@@ -69,6 +71,7 @@ def create_app(
                 yield
         finally:
             jobs.stop()
+            detection.stop()
             if runtime is None:
                 rt.db.dispose()
 

@@ -31,6 +31,8 @@ class DetectionContext:
     baseline: rules.Baseline | None = None
     constraints: Sequence[rules.CheckableConstraint] = ()
     decisions: dict[str, tuple[str, str]] = field(default_factory=dict)
+    totals: tuple[int, int, float] | None = None
+    """The whole session's (steps, tokens, cost) when the spans given are only its latest part."""
 
 
 def detect(spans: Sequence[SpanView], context: DetectionContext) -> list[Finding]:
@@ -53,5 +55,5 @@ def detect(spans: Sequence[SpanView], context: DetectionContext) -> list[Finding
         findings += rule(ordered, settings)
     findings += rules.contradictions(ordered, context.decisions)
     findings += rules.constraint_violations(ordered, context.constraints)
-    findings += rules.runaways(ordered, settings, context.baseline)
+    findings += rules.runaways(ordered, settings, context.baseline, context.totals)
     return findings

@@ -5,21 +5,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from functools import cached_property
+from typing import Any
 
-Severity = Literal["info", "warning", "critical"]
-FindingType = Literal[
-    "tool_loop",
-    "action_observation_loop",
-    "alternation_loop",
-    "monologue_loop",
-    "refetch",
-    "handoff_cycle",
-    "ignored_tool_error",
-    "contradiction",
-    "constraint_violation",
-    "runaway",
-]
+from corral.schemas.detection import FindingType, Severity
+
+__all__ = ["Finding", "FindingType", "Severity", "SpanView", "canonical_arguments"]
 
 
 @dataclass(frozen=True)
@@ -49,9 +40,10 @@ class SpanView:
     def tokens(self) -> int:
         return self.input_tokens + self.output_tokens
 
-    @property
+    @cached_property
     def action(self) -> tuple[str, str] | None:
-        """The tool call as (name, canonical arguments), for comparing calls."""
+        """The tool call as (name, canonical arguments), for comparing calls. Cached: every
+        rule asks, and canonical arguments cost a JSON round trip."""
         if self.span_type != "tool" or not self.tool_name:
             return None
         return self.tool_name, canonical_arguments(self.tool_arguments)

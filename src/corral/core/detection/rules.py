@@ -333,7 +333,7 @@ def handoff_cycles(spans: Spans, settings: DetectorSettings) -> list[Finding]:
                     Finding(
                         type="handoff_cycle",
                         severity="critical" if len(idle) > 2 * limit else "warning",
-                        key=f"handoff_cycle:{trace_id}:{idle[0].spans[0].step}",
+                        key=f"handoff_cycle:{trace_id}:{idle[0].spans[0].span_id}",
                         explanation=(
                             f"the task was handed between {', '.join(sorted(agents))} "
                             f"{len(idle)} times with no new result ({path}); a task among "
@@ -454,12 +454,20 @@ def session_totals(spans: Spans) -> tuple[int, int, float]:
     return steps, sum(s.tokens for s in spans), sum(s.cost_usd for s in spans)
 
 
-def runaways(spans: Spans, settings: DetectorSettings, baseline: Baseline | None) -> list[Finding]:
+def runaways(
+    spans: Spans,
+    settings: DetectorSettings,
+    baseline: Baseline | None,
+    totals: tuple[int, int, float] | None = None,
+) -> list[Finding]:
     """A session whose steps, tokens or cost exceed an absolute cap, or its agent's own p95
-    times ``runaway_factor`` (once the agent has enough history to have a baseline)."""
+    times ``runaway_factor`` (once the agent has enough history to have a baseline).
+
+    ``totals`` (steps, tokens, cost) stand for the whole session when ``spans`` are only its
+    latest part."""
     if not spans:
         return []
-    steps, tokens, cost = session_totals(spans)
+    steps, tokens, cost = totals if totals is not None else session_totals(spans)
     limits: list[tuple[str, float, float, str]] = []
     for metric, value, cap in (
         ("steps", steps, settings.runaway_max_steps),

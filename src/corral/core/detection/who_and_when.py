@@ -16,9 +16,12 @@ running the code others propose). Each message becomes one span whose step is it
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +57,7 @@ class LabelledLog:
     mistake_agent: str
     mistake_step: int | None
     agents: list[str]
+    path: Path | None = None
 
 
 def _speaker(message: dict[str, Any]) -> tuple[str, str | None]:
@@ -147,7 +151,7 @@ def load_log(path: Path) -> LabelledLog:
         step = None
     spans = log_to_spans(history, trace_id)
     agents = sorted({s.agent_name for s in spans if s.agent_name})
-    return LabelledLog(path.stem, spans, str(data.get("mistake_agent") or ""), step, agents)
+    return LabelledLog(path.stem, spans, str(data.get("mistake_agent") or ""), step, agents, path)
 
 
 def load_logs(root: Path) -> list[LabelledLog]:
@@ -157,3 +161,91 @@ def load_logs(root: Path) -> list[LabelledLog]:
         key=lambda p: (p.parent.name, int(p.stem) if p.stem.isdigit() else 0, p.stem),
     )
     return [load_log(p) for p in paths]
+
+
+# --- as OTLP, for importing into a project --------------------------------------------------
+
+STEP_ATTRIBUTE = "who_and_when.step"
+"""Attribute holding a span's index in the log's ``history`` (absent on the task's root)."""
+
+
+def session_name(path: Path) -> str:
+    """The session a log is imported as: ``who-and-when-<subset>-<log>``."""
+    subset = re.sub(r"[^a-z0-9]+", "-", path.parent.name.lower()).strip("-")
+    return f"who-and-when-{subset}-{path.stem}"
+
+
+def otlp_ids(session: str) -> tuple[str, Callable[[str], str]]:
+    """The trace id of an imported log and the function giving each span's id, both derived
+    from the session name so that importing a log twice stores it once."""
+    trace_id = hashlib.sha256(session.encode()).hexdigest()[:32]
+
+    def span_id(view_id: str) -> str:
+        return hashlib.sha256(f"{session}\x00{view_id}".encode()).hexdigest()[:16]
+
+    return trace_id, span_id
+
+
+def log_to_otlp(log: LabelledLog, *, project: str, session: str, start: datetime) -> dict[str, Any]:
+    """One log as an OTLP/JSON export: a trace whose root span (the task) starts at ``start``
+    and whose messages follow one millisecond apart, in the GenAI semantic conventions, so that
+    ingest normalizes them back into the spans :func:`log_to_spans` makes."""
+    trace_id, span_id = otlp_ids(session)
+    base = int(start.timestamp() * 1_000_000_000)
+    root = next(s for s in log.spans if s.parent_span_id is None)
+    spans = []
+    for view in log.spans:
+        is_root = view is root
+        offset = 0 if is_root else view.step + 1
+        attributes: dict[str, Any] = {"gen_ai.conversation.id": session}
+        if view.agent_name:
+            attributes["gen_ai.agent.name"] = view.agent_name
+        if is_root:
+            attributes["gen_ai.operation.name"] = "invoke_agent"
+            name, end = f"who&when {log.name}", len(log.spans) + 1
+        elif view.span_type == "tool":
+            attributes.update(
+                {
+                    "gen_ai.operation.name": "execute_tool",
+                    "gen_ai.tool.name": view.tool_name or "",
+                    "gen_ai.tool.call.arguments": view.tool_arguments or "",
+                    "gen_ai.tool.call.result": view.tool_result or "",
+                }
+            )
+            name, end = f"execute_tool {view.tool_name}", offset + 1
+        else:
+            attributes.update(
+                {"gen_ai.operation.name": "chat", "gen_ai.output.messages": view.output_text or ""}
+            )
+            if view.handoff_to:
+                attributes["corral.handoff.to"] = view.handoff_to
+            name, end = f"chat {view.agent_name}", offset + 1
+        if not is_root:
+            attributes[STEP_ATTRIBUTE] = view.step
+        span: dict[str, Any] = {
+            "traceId": trace_id,
+            "spanId": span_id(view.span_id),
+            "name": name,
+            "kind": 1,
+            "startTimeUnixNano": str(base + offset * 1_000_000),
+            "endTimeUnixNano": str(base + end * 1_000_000),
+            "attributes": [_attribute(k, v) for k, v in attributes.items()],
+        }
+        if view.parent_span_id is not None:
+            span["parentSpanId"] = span_id(view.parent_span_id)
+        spans.append(span)
+    resource = {"service.name": "who-and-when", "corral.project": project}
+    return {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [_attribute(k, v) for k, v in resource.items()]},
+                "scopeSpans": [{"scope": {"name": "corral.who_and_when"}, "spans": spans}],
+            }
+        ]
+    }
+
+
+def _attribute(key: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return {"key": key, "value": {"stringValue": str(value)}}
+    return {"key": key, "value": {"intValue": str(value)}}

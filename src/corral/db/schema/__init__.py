@@ -18,6 +18,7 @@ from corral.db.schema.cost import (
     PriceOverrideRow,
     ProviderRow,
 )
+from corral.db.schema.detection import DetectorSettingsRow, FindingRow, SessionHaltRow
 from corral.db.schema.identity import (
     LoginAttemptRow,
     ToolPolicyRow,
@@ -67,6 +68,8 @@ __all__ = [
     "BudgetRow",
     "CostDailyRow",
     "DeploymentRow",
+    "DetectorSettingsRow",
+    "FindingRow",
     "LoginAttemptRow",
     "MemoryActivityRow",
     "MemoryBriefRow",
@@ -80,6 +83,7 @@ __all__ = [
     "ProviderRow",
     "RolloutRow",
     "SessionAssignmentRow",
+    "SessionHaltRow",
     "SessionRow",
     "SpanRow",
     "ToolPolicyRow",

@@ -13,6 +13,7 @@ from corral.server.api import (
     auth,
     budgets,
     costs,
+    detection,
     keys,
     lifecycle,
     memory,
@@ -58,6 +59,7 @@ def build_v1_router() -> APIRouter:
         otlp,
         traces,
         gateway,
+        detection,
     ):
         v1.include_router(module.router)
     v1.include_router(memory.router)

@@ -1,0 +1,269 @@
+"""Detection as spans arrive: each session a committed batch touches is judged again.
+
+The span store calls its listeners after every commit (``rt.span_listeners``). By default the
+listener only queues the touched sessions — (project, session) pairs, deduplicated — for one
+worker thread per process, so ingest answers as soon as its spans are durable and a burst of
+batches for one session costs one detection pass. ``CORRAL_DETECTION_MODE=inline`` judges them
+on the ingest request instead, and ``off`` not at all.
+
+The queue is bounded (``CORRAL_DETECTION_QUEUE_SESSIONS``): when it is full, the listener waits
+for room for up to :data:`QUEUE_WAIT_SECONDS` — back-pressure on ingest rather than silently
+skipped sessions — and only then gives up on that session (logged and counted) until its next
+batch. A pass reads the session's latest spans (see :mod:`corral.core.detection.spans`), runs
+:func:`~corral.core.detection.engine.detect`, and writes only when something is new or changed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from corral.core.detection.baseline import BaselineCache
+from corral.core.detection.engine import DetectionContext, detect
+from corral.core.detection.memory import memory_context
+from corral.core.detection.model import Finding
+from corral.core.detection.settings_store import settings_resolver
+from corral.core.detection.spans import SessionSpans, load_scopes, scope_of
+from corral.core.detection.store import (
+    StoredFinding,
+    existing_findings,
+    plan_changes,
+    store_findings,
+)
+from corral.core.runtime import Runtime
+from corral.core.span_store import StoredBatch
+from corral.db.schema import ProjectRow
+from corral.schemas.detection import DetectorSettings
+
+log = logging.getLogger("corral.detection")
+
+EXTENSION = "detection"
+"""Key of the running detector in ``rt.extensions``."""
+QUEUE_WAIT_SECONDS = 5.0
+PASS_SESSIONS = 200
+"""Queued sessions the worker takes at once: read, judged and written together."""
+
+
+def detect_scope(
+    rt: Runtime, project_id: int, scope: str, *, baselines: BaselineCache | None = None
+) -> list[StoredFinding]:
+    """One detection pass over a session (or a sessionless trace): the findings it stored."""
+    return detect_scopes(rt, project_id, [scope], baselines=baselines)
+
+
+def detect_scopes(
+    rt: Runtime, project_id: int, scopes: Sequence[str], *, baselines: BaselineCache | None = None
+) -> list[StoredFinding]:
+    """One detection pass over sessions of a project: the findings it stored (new or changed).
+
+    Reads everything it needs in one read transaction; opens a write one only when some finding
+    is new or differs from what is stored."""
+    cache = baselines or BaselineCache(ttl_seconds=0)
+    planned: list[tuple[SessionSpans, list[Finding], DetectorSettings]] = []
+    with rt.db.read() as uow:
+        loaded = load_scopes(uow, project_id, scopes)
+        if not loaded:
+            return []
+        settings_of = settings_resolver(uow, project_id)
+        decisions, constraints = memory_context(uow, project_id)
+        stored = existing_findings(uow, project_id, list(loaded))
+        now = rt.clock.now()
+        for scope, spans in loaded.items():
+            settings = settings_of(spans.agent)
+            if not spans.spans or not settings.enabled:
+                continue
+            baseline = cache.get(uow, project_id, spans.agent, now) if spans.agent else None
+            context = DetectionContext(
+                settings=settings,
+                baseline=baseline,
+                constraints=constraints,
+                decisions=decisions,
+                totals=spans.totals,
+            )
+            findings = detect(spans.spans, context)
+            if plan_changes(stored[scope], findings, spans):
+                planned.append((spans, findings, settings))
+    if not planned:
+        return []
+    results: list[StoredFinding] = []
+    with rt.db.write() as uow:
+        project = uow.get_one(ProjectRow, project_id)
+        stored = existing_findings(uow, project_id, [spans.scope for spans, _, _ in planned])
+        now = rt.clock.now()
+        for spans, findings, settings in planned:
+            changes = plan_changes(stored[spans.scope], findings, spans)
+            results += store_findings(uow, project, spans, changes, settings, now)
+    return results
+
+
+def touched_scopes(batch: StoredBatch) -> list[str]:
+    """The sessions (or sessionless traces) of a batch, in first-seen order."""
+    return list(dict.fromkeys(scope_of(s.session_id, s.trace_id) for s in batch.spans))
+
+
+@dataclass
+class DetectorStats:
+    passes: int = 0
+    sessions: int = 0
+    failures: int = 0
+    dropped: int = 0
+    seconds: float = 0.0
+    max_queued: int = 0
+
+
+class Detector:
+    """Runs detection for the batches the span store commits, in one of the three modes."""
+
+    def __init__(
+        self,
+        rt: Runtime,
+        *,
+        mode: str,
+        capacity: int,
+        queue_wait_seconds: float = QUEUE_WAIT_SECONDS,
+    ) -> None:
+        self.rt = rt
+        self.mode = mode
+        self.capacity = capacity
+        self.queue_wait_seconds = queue_wait_seconds
+        self.stats = DetectorStats()
+        self.baselines = BaselineCache()
+        self._pending: dict[tuple[int, str], None] = {}
+        self._busy = 0
+        self._stopping = False
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    # --- the span listener ---------------------------------------------------------------------
+
+    def on_batch(self, batch: StoredBatch) -> None:
+        """The span listener: never raises (a failure is logged, ingest is already durable)."""
+        try:
+            scopes = touched_scopes(batch)
+            if self.mode == "inline":
+                self._run_pass(batch.project_id, scopes)
+            elif self.mode == "background":
+                self._enqueue(batch.project_id, scopes)
+        except Exception:
+            log.exception("detection listener failed for project %s", batch.project_id)
+
+    def _enqueue(self, project_id: int, scopes: list[str]) -> None:
+        with self._cond:
+            for scope in scopes:
+                key = (project_id, scope)
+                if key in self._pending:
+                    continue  # queued already: its pass will read these spans too
+                deadline = time.monotonic() + self.queue_wait_seconds
+                while len(self._pending) >= self.capacity and not self._stopping:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
+                if len(self._pending) >= self.capacity:
+                    self.stats.dropped += 1
+                    log.warning(
+                        "detection queue full (%d sessions): session %r of project %s is "
+                        "judged at its next batch",
+                        self.capacity,
+                        scope,
+                        project_id,
+                    )
+                    continue
+                self._pending[key] = None
+            self.stats.max_queued = max(self.stats.max_queued, len(self._pending))
+            self._cond.notify_all()
+
+    @property
+    def queued(self) -> int:
+        """Sessions waiting for a pass."""
+        with self._cond:
+            return len(self._pending)
+
+    # --- the worker ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.rt.span_listeners.append(self.on_batch)
+        self.rt.extensions[EXTENSION] = self
+        if self.mode == "background":
+            self._thread = threading.Thread(target=self._work, name="corral-detection", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop listening; the worker finishes what is queued (within ``timeout``)."""
+        if self.on_batch in self.rt.span_listeners:
+            self.rt.span_listeners.remove(self.on_batch)
+        if self.rt.extensions.get(EXTENSION) is self:
+            del self.rt.extensions[EXTENSION]
+        self.wait_idle(timeout)
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until every queued session has been judged; False if ``timeout`` ran out."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._pending or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._stopping:
+                    self._cond.wait()
+                if self._stopping and not self._pending:
+                    return
+                # The oldest queued sessions, judged together (one pass per project).
+                taken = list(itertools.islice(self._pending, PASS_SESSIONS))
+                for key in taken:
+                    del self._pending[key]
+                self._busy += 1
+                self._cond.notify_all()  # room in the queue
+            try:
+                by_project: dict[int, list[str]] = {}
+                for project_id, scope in taken:
+                    by_project.setdefault(project_id, []).append(scope)
+                for project_id, scopes in by_project.items():
+                    self._run_pass(project_id, scopes)
+            finally:
+                with self._cond:
+                    self._busy -= 1
+                    self._cond.notify_all()
+
+    def _run_pass(self, project_id: int, scopes: list[str]) -> None:
+        began = time.perf_counter()
+        try:
+            detect_scopes(self.rt, project_id, scopes, baselines=self.baselines)
+        except Exception:
+            self.stats.failures += 1
+            log.exception("detection failed for %d sessions of project %s", len(scopes), project_id)
+        finally:
+            self.stats.passes += 1
+            self.stats.sessions += len(scopes)
+            self.stats.seconds += time.perf_counter() - began
+
+
+def start_detection(rt: Runtime) -> Detector:
+    """Subscribe detection to the span store of this runtime (the app does it at start-up)."""
+    detector = Detector(
+        rt, mode=rt.settings.detection_mode, capacity=rt.settings.detection_queue_sessions
+    )
+    detector.start()
+    return detector
+
+
+def running_detector(rt: Runtime) -> Detector | None:
+    """The detector subscribed to this runtime, if any (tests and benchmarks wait on it)."""
+    found = rt.extensions.get(EXTENSION)
+    return found if isinstance(found, Detector) else None
