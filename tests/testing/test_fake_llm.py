@@ -124,3 +124,39 @@ def test_queue_and_recorded_requests(url: str, fake: FakeLLM) -> None:
     assert recorded[0]["body"]["model"] == "m"
     bad = httpx2.post(f"{url}/_fake/responses", json={"contents": "typo"})
     assert bad.status_code == 400
+
+
+def test_rules_can_key_on_the_conversation_and_count_turns() -> None:
+    script = FakeScript.from_dict(
+        {
+            "rules": [
+                {
+                    "context": r"\[mode:loop\]",
+                    "respond": {"tool_calls": [{"name": "step", "arguments": {"n": "{turn}"}}]},
+                },
+                {"respond": {"content": "turn {turn}"}},
+            ]
+        }
+    )
+    fake = FakeLLM(script)
+    first = fake.choose("go", "m", conversation="system\n[mode:loop]\ngo", turn=1)
+    third = fake.choose("result", "m", conversation="system\n[mode:loop]\nresult", turn=3)
+    assert first.tool_calls == [{"name": "step", "arguments": {"n": "1"}}]
+    assert third.tool_calls == [{"name": "step", "arguments": {"n": "3"}}]
+    assert fake.choose("go", "m", conversation="plain", turn=2).content == "turn 2"
+    assert script.rules[1].respond.content == "turn {turn}"  # the script itself is unchanged
+
+
+def test_the_turn_counts_assistant_messages_over_http(url: str, fake: FakeLLM) -> None:
+    fake.script = FakeScript.from_dict({"rules": [{"respond": {"content": "answer {turn}"}}]})
+    try:
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="sk-test")
+        messages = [
+            {"role": "user", "content": "a"},
+            {"role": "assistant", "content": "b"},
+            {"role": "user", "content": "c"},
+        ]
+        reply = client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+        assert reply.choices[0].message.content == "answer 2"
+    finally:
+        fake.script = SCRIPT

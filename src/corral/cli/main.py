@@ -13,6 +13,7 @@ from corral.cli import (
     budgets,
     costs,
     db,
+    demo,
     evaluation,
     fake_llm,
     findings,
@@ -57,6 +58,7 @@ cli.add_command(policies.policies)
 cli.add_command(audit.audit)
 cli.add_command(alerts.alerts)
 cli.add_command(fake_llm.fake_llm)
+cli.add_command(demo.demo)
 cli.add_command(budgets.budgets)
 cli.add_command(costs.costs)
 cli.add_command(costs.prices)

@@ -6,8 +6,14 @@ It stands in for the providers we cannot reach in tests, benchmarks and demos: c
 
 1. responses queued with ``POST /_fake/responses`` (consumed first in, first out),
 2. the first rule of the script whose ``match`` (a regular expression) finds the text of the last
-   message, and whose ``model`` (a glob) fits,
+   message, whose ``context`` (a regular expression) finds the whole conversation (system prompt
+   and every message), and whose ``model`` (a glob) fits,
 3. an echo of the last message.
+
+``context`` lets a script key behaviours to a marker anywhere in the conversation (say
+``[demo:loop]`` in the task), and ``{turn}`` in an answer's content or tool-call arguments is
+replaced by the assistant turn being answered (1 for the first), so a scripted agent can make
+progress — or loop — over several calls.
 
 Every request is recorded (``GET /_fake/requests``), so a test can see exactly what reached the
 "provider". Run it with ``corral fake-llm`` or build the app with :func:`create_fake_llm`.
@@ -25,7 +31,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from starlette.applications import Starlette
@@ -55,15 +61,27 @@ class FakeResponse:
             raise ValueError(f"unknown fake response fields: {sorted(unknown)}")
         return cls(**known)
 
+    def for_turn(self, turn: int) -> FakeResponse:
+        """This answer with ``{turn}`` replaced by ``turn`` in its content and tool arguments."""
+        mark = "{turn}"
+        if mark not in (self.content or "") and mark not in json.dumps(self.tool_calls):
+            return self
+        calls = json.loads(json.dumps(self.tool_calls).replace(mark, str(turn)))
+        content = None if self.content is None else self.content.replace(mark, str(turn))
+        return replace(self, content=content, tool_calls=calls)
+
 
 @dataclass
 class FakeRule:
     respond: FakeResponse
     match: str | None = None
     model: str | None = None
+    context: str | None = None
 
-    def applies(self, text: str, model: str) -> bool:
+    def applies(self, text: str, model: str, conversation: str = "") -> bool:
         if self.model and not fnmatch.fnmatch(model, self.model):
+            return False
+        if self.context is not None and re.search(self.context, conversation) is None:
             return False
         return self.match is None or re.search(self.match, text) is not None
 
@@ -81,6 +99,7 @@ class FakeScript:
                 respond=FakeResponse.from_dict(rule["respond"]),
                 match=rule.get("match"),
                 model=rule.get("model"),
+                context=rule.get("context"),
             )
             for rule in data.get("rules", [])
         ]
@@ -99,12 +118,22 @@ class FakeLLM:
         self.queue: deque[FakeResponse] = deque()
         self.requests: deque[dict[str, Any]] = deque(maxlen=record_limit)
 
-    def choose(self, text: str, model: str) -> FakeResponse:
+    def choose(
+        self, text: str, model: str, *, conversation: str = "", turn: int = 1
+    ) -> FakeResponse:
+        """The answer to a request whose last message is ``text``.
+
+        Args:
+            text: The last message's text.
+            model: The model asked for.
+            conversation: The whole conversation's text, for the rules' ``context``.
+            turn: The assistant turn being answered (1 + assistant messages so far).
+        """
         if self.queue:
-            return self.queue.popleft()
+            return self.queue.popleft().for_turn(turn)
         for rule in self.script.rules:
-            if rule.applies(text, model):
-                return rule.respond
+            if rule.applies(text, model, conversation):
+                return rule.respond.for_turn(turn)
         return FakeResponse(content=f"Echo: {text[:500]}" if text else "Hello from the fake model.")
 
     def record(self, request: Request, body: Any) -> None:
@@ -131,6 +160,11 @@ def _text_of(content: Any) -> str:
                     parts.append(_text_of(part.get("content")))
         return "\n".join(parts)
     return "" if content is None else str(content)
+
+
+def _turn(messages: list[Any]) -> int:
+    """The assistant turn a request asks for: one more than the assistant messages in it."""
+    return 1 + sum(1 for m in messages if isinstance(m, dict) and m.get("role") == "assistant")
 
 
 def _usage(response: FakeResponse, prompt_text: str) -> dict[str, int]:
@@ -189,7 +223,7 @@ def create_fake_llm(fake: FakeLLM | None = None) -> Starlette:
             return openai_error(400, f"bad request: {exc}")
         last = _text_of(messages[-1].get("content")) if messages else ""
         prompt = "\n".join(_text_of(m.get("content")) for m in messages)
-        response = fake.choose(last, model)
+        response = fake.choose(last, model, conversation=prompt, turn=_turn(messages))
         await _pause(
             response.latency_ms if response.latency_ms is not None else fake.script.latency_ms
         )
@@ -317,7 +351,7 @@ def create_fake_llm(fake: FakeLLM | None = None) -> Starlette:
             + "\n"
             + "\n".join(_text_of(m.get("content")) for m in conversation)
         )
-        response = fake.choose(last, model)
+        response = fake.choose(last, model, conversation=prompt, turn=_turn(conversation))
         await _pause(
             response.latency_ms if response.latency_ms is not None else fake.script.latency_ms
         )
