@@ -85,6 +85,7 @@ def run_demo(
                     _drive(console, admin, team, servers, options, report)
                 finally:
                     team.close()
+                    corral.shutdown()
                 _summarize(console, report)
                 if ready is not None:
                     ready(report)

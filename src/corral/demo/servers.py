@@ -49,7 +49,8 @@ def serve_in_thread(app: Any, host: str, port: int) -> Iterator[str]:
     """Serve an ASGI app on ``host:port`` from a daemon thread until the block ends."""
     import uvicorn
 
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="auto")
+    # The asyncio loop: uvloop cannot be closed cleanly from a thread with connections open.
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", loop="asyncio")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"serve-{port}", daemon=True)
     thread.start()

@@ -114,7 +114,7 @@ def build_world(
     for name, description in PROJECTS.items():
         _project(admin, name, description, created)
     for name, role in AGENTS.items():
-        _agent(admin, name, (role.__doc__ or "").split("\n")[0], created)
+        _agent(admin, name, role.description, created)
     for name in AGENTS:
         _version(admin, name, created)
     for name, rules in POLICIES.items():

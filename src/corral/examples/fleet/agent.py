@@ -52,6 +52,7 @@ class FleetAgent:
     """One role of the team: a system prompt, a model, the tools it may ask for."""
 
     name: ClassVar[str]
+    description: ClassVar[str] = ""
     instructions: ClassVar[str]
     model: ClassVar[str] = "gpt-4o-mini"
     tools: ClassVar[tuple[str, ...]] = ()
@@ -63,6 +64,10 @@ class FleetAgent:
         self.corral = corral.Client(url=url, api_key=api_key)
         self.llm = openai.OpenAI(base_url=f"{url}/v1", api_key=api_key, max_retries=0)
         self.workspace = workspace or Workspace()
+
+    def close(self) -> None:
+        self.corral.close()
+        self.llm.close()
 
     def run(self, job: Assignment, request: str) -> str:
         """Do one piece of work, as an agent span in the task's trace (a handoff when another

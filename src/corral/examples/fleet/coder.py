@@ -7,6 +7,7 @@ from corral.examples.fleet.agent import FleetAgent
 
 class Coder(FleetAgent):
     name = "coder"
+    description = "Changes the code and runs the tests"
     instructions = (
         "You are the coder of a small software team. Read the relevant file, make the smallest "
         "change that does the task, run the unit tests, and record any design decision you take "

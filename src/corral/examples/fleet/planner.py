@@ -19,6 +19,7 @@ NEXT_SPEAKER = re.compile(r"next speaker:\s*(\w+)", re.IGNORECASE)
 
 class Planner(FleetAgent):
     name = "planner"
+    description = "Breaks tasks down and routes them to the team"
     instructions = (
         "You are the planner of a small software team working for a client. Read the project "
         "brief, break the task down, and decide who works next. Answer only "

@@ -7,6 +7,7 @@ from corral.examples.fleet.agent import Assignment, FleetAgent
 
 class Researcher(FleetAgent):
     name = "researcher"
+    description = "Finds what the team needs in docs and on the web"
     instructions = (
         "You are the researcher of a small software team. Find what the team needs to know in "
         "the project's docs and on the web, cite where it comes from, and be brief."

@@ -7,6 +7,7 @@ from corral.examples.fleet.agent import Assignment, FleetAgent
 
 class Reviewer(FleetAgent):
     name = "reviewer"
+    description = "Reviews changes and merges the good ones"
     instructions = (
         "You are the reviewer of a small software team. Check the change against the project's "
         "decisions and rules, run the tests if needed, and answer 'Approved: …' or "

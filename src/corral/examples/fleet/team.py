@@ -91,5 +91,7 @@ class Team:
             self._traced_project = project
 
     def close(self) -> None:
-        """Send the spans still buffered."""
+        """Send the spans still buffered and close the agents' connections."""
         corral.flush()
+        for agent in (self.planner, *self.members.values()):
+            agent.close()

@@ -1,0 +1,147 @@
+"""``corral demo --quick`` end to end on SQLite: what the fleet did is visible through the API
+and in the console, and a second run adds work but no copies of the setup."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+import corral
+from corral.demo.runner import EXPECTED_FINDINGS, DemoOptions, DemoReport, run_demo
+from corral.settings import Settings
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def run_quick_demo(home: Path, check: Callable[[corral.Client, DemoReport], None]) -> DemoReport:
+    """Run the quick demo; ``check`` runs while its server is still up."""
+    settings = Settings(home=home, port=0, database_url=None, log_level="warning")
+
+    def ready(report: DemoReport) -> None:
+        assert report.world is not None
+        with corral.Client(url=report.world.url, api_key=report.world.admin_key) as admin:
+            check(admin, report)
+
+    return run_demo(settings, DemoOptions(quick=True, exit_when_done=True), ready=ready)
+
+
+def setup_objects(admin: corral.Client) -> dict[str, Any]:
+    """Everything the demo sets up (not what its fleet does)."""
+    return {
+        "projects": sorted(p.name for p in admin.projects.list()),
+        "agents": sorted(a.name for a in admin.agents.list()),
+        "keys": sorted(k.name for k in admin.keys.list()),
+        "users": sorted(u.email for u in admin.users.list()),
+        "providers": sorted(p.name for p in admin.providers.list()),
+        "budgets": sorted(b.name for b in admin.budgets.list()),
+        "policies": {a: len(admin.policies.versions(a)) for a in ("researcher", "coder")},
+        "versions": {
+            a: [(v.number, v.state) for v in admin.agents.versions(a)]
+            for a in ("planner", "researcher", "coder", "reviewer")
+        },
+        "decisions": len(admin.memory.list("acme", kinds=["decision", "constraint"])),
+    }
+
+
+def check_first_run(admin: corral.Client, report: DemoReport) -> dict[str, Any]:
+    assert {"acme", "globex", "initech"} <= {p.name for p in admin.projects.list()}
+    assert {"planner", "researcher", "coder", "reviewer"} <= {a.name for a in admin.agents.list()}
+
+    # The refusals the incidents end with, as the agents saw them.
+    refusals = {o.refusal for o in report.outcomes}
+    assert {"budget_exceeded", "tool_call_denied"} <= refusals
+    done = [o for o in report.outcomes if o.status == "done" and o.project == "acme"]
+    assert done
+
+    # An ordinary task: one trace with the planner handing work to the three others.
+    graph = admin.sessions.graph("acme", done[0].session)
+    handoffs = {(e.source, e.target) for e in graph.edges if e.kind == "handoff"}
+    assert {("agent:planner", f"agent:{a}") for a in ("researcher", "coder", "reviewer")} <= (
+        handoffs
+    )
+    timeline = admin.sessions.timeline("acme", done[0].session)
+    assert {s.span_type for s in timeline} >= {"agent", "llm", "tool"}
+    assert len({s.trace_id for s in timeline}) == 1
+
+    # Memory: the client's decisions, the tasks the planner recorded, the researcher's notes.
+    assert admin.memory.list("acme", kinds=["decision"], key="database")
+    tasks = admin.memory.list("acme", kinds=["task"])
+    assert any(t.status == "done" for t in tasks)
+    assert admin.memory.list("acme", kinds=["fact"], tags=["research"])
+    assert admin.memory.brief("globex").goal
+
+    # The runaway hit its task budget: the gateway refused it, and the budget's alerts fired.
+    assert any(a.budget == "globex each task" and a.threshold >= 80 for a in admin.budgets.alerts())
+
+    # A finding of each kind injected, and the looping session halted.
+    found = {
+        f.type for p in ("acme", "globex", "initech") for f in admin.findings.list(p, limit=500)
+    }
+    assert set(EXPECTED_FINDINGS) <= found
+    assert admin.sessions.halts("initech")
+
+    # Versions: the reviewer's first canary aborted, the second promoted.
+    states = {v.number: v.state for v in admin.agents.versions("reviewer")}
+    assert states == {1: "deprecated", 2: "aborted", 3: "active"}
+    assert [r.outcome for r in report.canaries] == ["aborted", "promoted"]
+    return setup_objects(admin)
+
+
+def check_console(url: str, login: str, password: str) -> None:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page: Page = browser.new_page()
+            page.goto(f"{url}/console/login")
+            page.fill("input[name=email]", login)
+            page.fill("input[name=password]", password)
+            page.click("button[type=submit]")
+            expect(page.locator("h1")).to_have_text("Overview")
+            agents = page.locator("table").first
+            for name in ("planner", "researcher", "coder", "reviewer"):
+                expect(agents).to_contain_text(name)
+            expect(page.locator("body")).to_contain_text("Initech: internal reporting tools")
+            page.goto(f"{url}/console/audit?action=deployment.update")
+            expect(page.locator("table")).to_contain_text("reviewer/production")
+            page.goto(f"{url}/console/audit?action=session.halt")
+            expect(page.locator("table")).to_contain_text("session.halt")
+            page.goto(f"{url}/console/settings")
+            expect(page.locator("body")).to_contain_text("demo-llm")
+            expect(page.locator("body")).to_contain_text("globex each task")
+            expect(page.locator("body")).to_contain_text("demo reviewer")
+        finally:
+            browser.close()
+
+
+@pytest.mark.slow
+def test_the_quick_demo_shows_everything_and_runs_again_without_copies(tmp_path: Path) -> None:
+    seen: dict[str, Any] = {}
+
+    def first(admin: corral.Client, report: DemoReport) -> None:
+        seen["setup"] = check_first_run(admin, report)
+        seen["sessions"] = len(admin.sessions.list("acme", limit=500))
+        assert report.world is not None
+        assert report.world.password
+        check_console(report.world.url, report.world.login, report.world.password)
+
+    report = run_quick_demo(tmp_path / "home", first)
+    assert report.world is not None
+    assert report.world.created
+
+    def second(admin: corral.Client, again: DemoReport) -> None:
+        assert again.world is not None
+        assert again.world.created == []
+        assert again.world.password is None  # the first run's password stands
+        assert setup_objects(admin) == seen["setup"]
+        assert len(admin.sessions.list("acme", limit=500)) > seen["sessions"]
+        assert {"budget_exceeded", "tool_call_denied"} <= {o.refusal for o in again.outcomes}
+
+    again = run_quick_demo(tmp_path / "home", second)
+    assert again.canaries == []  # the canary story is told once
