@@ -3,7 +3,10 @@ and in the console, and a second run adds work but no copies of the setup."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -89,7 +92,31 @@ def check_first_run(admin: corral.Client, report: DemoReport) -> dict[str, Any]:
     states = {v.number: v.state for v in admin.agents.versions("reviewer")}
     assert states == {1: "deprecated", 2: "aborted", 3: "active"}
     assert [r.outcome for r in report.canaries] == ["aborted", "promoted"]
+    rollouts = admin.agents.rollouts.list("reviewer")
+    assert [(r.version, r.status) for r in rollouts] == [(3, "succeeded"), (2, "aborted")]
+    assert any("finding rate" in failure for failure in rollouts[1].results[-1].failures)
     return setup_objects(admin)
+
+
+def run_example_script(report: DemoReport) -> None:
+    """``examples/fleet/run.py``, as its README says to run it, against the demo's server."""
+    assert report.world is not None
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CORRAL_")}
+    env["CORRAL_URL"] = report.world.url
+    env.update({f"{name.upper()}_KEY": key for name, key in report.world.agent_keys.items()})
+    script = Path(__file__).parents[2] / "examples" / "fleet" / "run.py"
+    task = "Add request ids to the export API's logs"
+    done = subprocess.run(
+        [sys.executable, str(script), "acme", task],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("done (session task-")
+    assert "Approved" in done.stdout
 
 
 def check_console(url: str, login: str, password: str) -> None:
@@ -142,6 +169,7 @@ def test_the_quick_demo_shows_everything_and_runs_again_without_copies(tmp_path:
         assert setup_objects(admin) == seen["setup"]
         assert len(admin.sessions.list("acme", limit=500)) > seen["sessions"]
         assert {"budget_exceeded", "tool_call_denied"} <= {o.refusal for o in again.outcomes}
+        run_example_script(again)
 
     again = run_quick_demo(tmp_path / "home", second)
     assert again.canaries == []  # the canary story is told once

@@ -147,7 +147,7 @@ def _plan(admin: corral.Client, team: Team, options: DemoOptions, report: DemoRe
                 admin,
                 team,
                 versions,
-                sessions=2 if options.quick else 5,
+                sessions=3 if options.quick else 6,
                 settle=lambda: _settle(admin),
             )
 
@@ -234,7 +234,9 @@ def _summarize(console: Console, report: DemoReport) -> None:
     if report.halted_sessions:
         console.print(f"Sessions halted by the circuit breaker: {len(report.halted_sessions)}")
     for run in report.canaries:
-        console.print(f"Reviewer v{run.version} canary {run.outcome} ({run.figures})")
+        console.print(
+            f"Reviewer v{run.version} rolled out to 50 % of sessions: {run.outcome} ({run.figures})"
+        )
     console.print(
         "\nWhere to look: Overview for the fleet, Findings for what went wrong, Audit for every "
         "decision. From a terminal: `corral findings list acme`, `corral costs --by agent`."

@@ -223,9 +223,9 @@ def _budgets(admin: corral.Client, created: list[str]) -> None:
 
 
 def _detectors(admin: corral.Client) -> None:
-    # initech halts a session on a critical loop; globex caps a session's tokens, so its
+    # initech halts a session on a critical tool loop; globex caps a session's tokens, so its
     # runaway is a finding as soon as it happens (baselines need ten finished sessions).
-    admin.findings.configure("initech", halt_on=["tool_loop", "handoff_cycle"])
+    admin.findings.configure("initech", halt_on=["tool_loop"])
     admin.findings.configure("globex", runaway_max_tokens=50_000)
 
 
