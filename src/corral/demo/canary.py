@@ -97,12 +97,13 @@ def roll_out(
     for _ in range(sessions * 8):
         on_task(f"{PROJECT}: {CANARY_TASK.title} (reviewer v{version} on 50 %)")
         team.run_task(CANARY_TASK.text, project=PROJECT, user=CANARY_TASK.user)
-        live = rollouts.get(AGENT, rollout.id).live
+        rollout = rollouts.get(AGENT, rollout.id)
+        live = rollout.live
         if live is not None and min(live.canary.sessions, live.stable.sessions) >= sessions:
             settle()  # the last sessions' spans and findings are in
             rollout = rollouts.analyze(AGENT, rollout.id)
-            if rollout.status != "running":
-                break
+        if rollout.status != "running":
+            break
     else:
         rollout = rollouts.abort(AGENT, rollout.id, reason="the demo ran out of sessions")
     return _describe(rollout)

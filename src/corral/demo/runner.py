@@ -72,6 +72,10 @@ def run_demo(
     report = DemoReport()
     state = DemoState.load(settings.home)
     fake = FakeLLM(fleet_script())
+    # The demo judges its rollouts itself, as soon as both versions have served enough sessions;
+    # the server's own analysis job would otherwise judge a step on its schedule, possibly while
+    # the stable side is still short of sessions (which fails the step).
+    settings = settings.model_copy(update={"rollout_interval_seconds": 3600.0})
     try:
         with demo_servers(settings, fake_llm_app=create_fake_llm(fake)) as servers:
             admin_key = _admin_key(servers, state)
