@@ -177,6 +177,14 @@ class Settings(BaseSettings):
             "cost can be reserved before they run."
         ),
     )
+    gateway_durable_writes: bool = Field(
+        default=True,
+        description=(
+            "Whether the gateway's budget holds, settlements and call spans wait for the disk "
+            "flush before going on. Off, they survive a crash of Corral but the last moment of "
+            "them may be lost in a crash of the machine, and each call is faster."
+        ),
+    )
     gateway_record_content_bytes: int = Field(
         default=32 * 1024,
         ge=0,
