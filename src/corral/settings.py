@@ -91,6 +91,16 @@ class Settings(BaseSettings):
             "are refused with HTTP 429 (an address gets four times as many)."
         ),
     )
+    auth_cache_seconds: float = Field(
+        default=2,
+        ge=0,
+        le=60,
+        description=(
+            "How long a replica remembers who an API key is. A change to keys, users, agents, "
+            "projects or roles applies at once on the replica that made it and within this "
+            "time on the others; 0 reads the key on every request."
+        ),
+    )
     login_window_minutes: float = Field(
         default=15, gt=0, description="The window in which failed logins are counted."
     )
