@@ -225,6 +225,11 @@ class Settings(BaseSettings):
         description="How often metric alert rules (cost, error rate, latency, finding rate) are "
         "evaluated.",
     )
+    rollout_interval_seconds: float = Field(
+        default=60.0,
+        ge=1,
+        description="How often running rollouts are checked and their due steps judged.",
+    )
     admin_email: str = Field(
         default="admin@localhost",
         description="Login of the workspace administrator created on first start.",
