@@ -13,7 +13,7 @@ from corral.core import deployments, policies, rollouts, versions
 from corral.core.access import Principal
 from corral.core.agents import authorize_agent_change, find_agent, get_agent, list_agents
 from corral.core.runtime import Runtime
-from corral.db.schema import AgentRow, DeploymentRow, RolloutRow, TraceRow
+from corral.db.schema import AgentRow, DeploymentRow, ProjectMemberRow, RolloutRow, TraceRow
 from corral.errors import Forbidden
 from corral.schemas.access import Permission
 from corral.schemas.lifecycle import AgentVersion, Deployment, Rollout, VersionDiff
@@ -44,9 +44,13 @@ class AgentDetail:
     compare: tuple[int, int] | None = None
 
 
-def _last_activity(uow: Session, actor: Principal, agent: str) -> datetime | None:
-    """When the agent's newest trace started, in the projects the viewer reaches."""
-    query = select(func.max(TraceRow.start_time)).where(TraceRow.agent_name == agent)
+def _last_activity(uow: Session, actor: Principal, agent: AgentRow) -> datetime | None:
+    """When the agent's newest trace started, in its projects that the viewer reaches (naming
+    the projects lets the (project, agent, start) index answer)."""
+    granted = select(ProjectMemberRow.project_id).where(ProjectMemberRow.agent_id == agent.id)
+    query = select(func.max(TraceRow.start_time)).where(
+        TraceRow.project_id.in_(granted), TraceRow.agent_name == agent.name
+    )
     scope = actor.project_scope()
     if scope is not None:
         query = query.where(TraceRow.project_id.in_(scope))
@@ -74,8 +78,8 @@ def agent_summaries(rt: Runtime, actor: Principal) -> list[AgentSummary]:
         ):
             summary = summaries[rollout.agent_id]
             summary.rollouts.append(rollouts.describe_rollout(uow, rollout, summary.agent.name))
-        for summary in summaries.values():
-            summary.last_activity = _last_activity(uow, actor, summary.agent.name)
+        for agent_id, summary in summaries.items():
+            summary.last_activity = _last_activity(uow, actor, uow.get_one(AgentRow, agent_id))
     return list(summaries.values())
 
 
@@ -105,7 +109,7 @@ def agent_detail(
         for r in listed
     ]
     with rt.db.read() as uow:
-        last = _last_activity(uow, actor, name)
+        last = _last_activity(uow, actor, find_agent(uow, actor, name))
     return AgentDetail(
         agent=agent,
         versions=listed_versions,
