@@ -8,7 +8,9 @@ from datetime import timedelta
 import openai
 
 from corral.core.clock import ManualClock
+from corral.core.console_agents import agent_summaries
 from corral.core.deployments import canary_bucket
+from corral.core.keys import authenticate
 from corral.core.rollouts import evaluate_rollouts
 from corral.core.runtime import Runtime
 from corral.testing.fake_llm import FakeResponse, FakeRule
@@ -114,7 +116,7 @@ def test_a_failing_canary_is_aborted_on_its_own(
 
 
 def test_a_healthy_canary_is_promoted_step_by_step(
-    setup: Setup, clock: ManualClock, runtime: Runtime
+    setup: Setup, clock: ManualClock, runtime: Runtime, admin_key: str
 ) -> None:
     agents = setup.admin.agents
     agents.create_version("support", config=STABLE)
@@ -134,6 +136,7 @@ def test_a_healthy_canary_is_promoted_step_by_step(
 
     # At 100 % every new session gets the canary; stable is judged over the whole rollout.
     clock.advance(timedelta(minutes=1))
+    last_call = clock.now()
     assert converse(setup, range(100, 120)) == 0
     assert all(agents.resolve("support", session=f"s-{i}").version == 2 for i in range(100, 120))
     clock.advance(timedelta(minutes=9))
@@ -153,6 +156,11 @@ def test_a_healthy_canary_is_promoted_step_by_step(
     assert agents.version("support", 2).state == "active"
     assert agents.version("support", 1).state == "deprecated"
     assert not [a for a in setup.admin.alerts.list() if a.kind == "rollout_aborted"]
+    # What the console's Agents page lists.
+    (summary,) = agent_summaries(runtime, authenticate(runtime, admin_key))
+    assert summary.last_activity == last_call
+    assert [(d.environment, d.active_version) for d in summary.deployments] == [("production", 2)]
+    assert summary.rollouts == []
     actions = audit_actions(setup)
     assert actions.count("rollout.advance") == 1
     assert actions.count("rollout.promote") == 1
