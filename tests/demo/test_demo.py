@@ -135,6 +135,12 @@ def check_console(url: str, login: str, password: str) -> None:
             for name in ("planner", "researcher", "coder", "reviewer"):
                 expect(agents).to_contain_text(name)
             expect(page.locator("body")).to_contain_text("Initech: internal reporting tools")
+            page.goto(f"{url}/console/agents/reviewer")
+            aborted = page.locator("details", has_text="v2 in production")
+            expect(aborted.locator("summary")).to_contain_text("aborted")
+            expect(aborted).to_contain_text("finding rate")  # why the analysis failed
+            promoted = page.locator("details", has_text="v3 in production")
+            expect(promoted.locator("summary")).to_contain_text("succeeded")
             page.goto(f"{url}/console/audit?action=deployment.update")
             expect(page.locator("table")).to_contain_text("reviewer/production")
             page.goto(f"{url}/console/audit?action=session.halt")
