@@ -44,6 +44,10 @@ def demo(
 
     settings = Settings() if port is None else Settings(port=port)
     options = DemoOptions(
-        duration=duration, quick=quick, exit_when_done=exit_when_done, new_password=new_password
+        duration=duration,
+        quick=quick,
+        exit_when_done=exit_when_done,
+        new_password=new_password,
+        save_login=settings.port != 0,  # a login to a port picked at random would not last
     )
     run_demo(settings, options, console=err_console)

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import corral
+from corral.cli import config as cli_config
 from corral.demo.canary import CanaryRun, canary_story, canary_versions
 from corral.demo.model import fleet_script
 from corral.demo.scenario import ROUTINE, Task, opening
@@ -41,6 +42,8 @@ class DemoOptions:
     """A short run: a few ordinary tasks, every incident, both canaries; no pacing."""
     exit_when_done: bool = False
     new_password: bool = False
+    save_login: bool = False
+    """Log the CLI on this machine in with the demo's admin key, if it is not logged in yet."""
 
 
 @dataclass
@@ -83,10 +86,10 @@ def run_demo(
                 report.world = build_world(
                     admin, state, fake_url=servers.fake_url, new_password=options.new_password
                 )
-                _announce(console, servers, report.world)
+                _announce(console, servers, report.world, save_login=options.save_login)
                 team = Team(url=servers.url, keys=report.world.agent_keys)
                 try:
-                    _drive(console, admin, team, servers, options, report)
+                    _drive(console, admin, team, options, report)
                 finally:
                     team.close()
                     corral.shutdown()
@@ -118,7 +121,9 @@ def _admin_key(servers: DemoServers, state: DemoState) -> str:
     return state.admin_key
 
 
-def _announce(console: Console, servers: DemoServers, world: DemoWorld) -> None:
+def _announce(
+    console: Console, servers: DemoServers, world: DemoWorld, *, save_login: bool
+) -> None:
     console.print(f"\n[bold]Corral[/bold] is running at [bold]{servers.url}[/bold]")
     console.print(f"  console:  [bold]{servers.url}/console[/bold]")
     if world.password:
@@ -135,6 +140,9 @@ def _announce(console: Console, servers: DemoServers, world: DemoWorld) -> None:
         f"  admin API key for the CLI and SDK: [bold]{world.admin_key}[/bold] "
         "(kept in demo.json under CORRAL_HOME)"
     )
+    if save_login and not cli_config.load_saved():
+        path = cli_config.save(servers.url, world.admin_key)
+        console.print(f"  the CLI on this machine is logged in with it ({path})")
     made = ", ".join(world.created) if world.created else "nothing new (already set up)"
     console.print(f"  set up: {made}\n")
 
@@ -174,12 +182,7 @@ def _task_step(team: Team, task: Task, report: DemoReport) -> Callable[[], None]
 
 
 def _drive(
-    console: Console,
-    admin: corral.Client,
-    team: Team,
-    servers: DemoServers,
-    options: DemoOptions,
-    report: DemoReport,
+    console: Console, admin: corral.Client, team: Team, options: DemoOptions, report: DemoReport
 ) -> None:
     steps = _plan(admin, team, options, report)
     pace = 0.0 if options.quick else options.duration / max(1, len(steps))
@@ -232,7 +235,7 @@ def _summarize(console: Console, report: DemoReport) -> None:
     )
     if report.findings:
         console.print(
-            "Findings: "
+            "Findings so far: "
             + ", ".join(f"{count} {kind}" for kind, count in sorted(report.findings.items()))
         )
     if report.halted_sessions:

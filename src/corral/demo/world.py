@@ -20,6 +20,7 @@ import httpx2
 
 import corral
 from corral.examples.fleet import AGENTS
+from corral.schemas.policies import parse_rule
 
 PROVIDER = "demo-llm"
 DEMO_USER = "demo@corral.local"
@@ -191,11 +192,9 @@ def _version(admin: corral.Client, name: str, created: list[str]) -> None:
 
 def _policy(admin: corral.Client, agent: str, rules: list[str], created: list[str]) -> None:
     current = admin.policies.get(agent)
-    if current is not None and current.active and current.rules is not None:
-        from corral.schemas.policies import parse_rule
-
-        if [r.model_dump() for r in current.rules] == [parse_rule(r).model_dump() for r in rules]:
-            return
+    in_force = [r.model_dump() for r in current.rules or []] if current and current.active else []
+    if in_force == [parse_rule(r).model_dump() for r in rules]:
+        return
     admin.policies.save(agent, rules=rules, note="demo fleet policy")
     created.append(f"policy of {agent}")
 
@@ -253,8 +252,7 @@ def _memory(admin: corral.Client, project: str) -> None:
 
 def _agent_key(admin: corral.Client, state: DemoState, agent: str, created: list[str]) -> str:
     saved = state.agent_keys.get(agent)
-    if key_works(admin.url, saved):
-        assert saved is not None
+    if saved is not None and key_works(admin.url, saved):
         return saved
     name = f"demo {agent}"
     for stale in admin.keys.list():
