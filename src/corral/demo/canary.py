@@ -92,7 +92,7 @@ def roll_out(
         AGENT,
         version,
         steps=[{"weight": 50, "min_minutes": None, "min_sessions": sessions}],
-        analysis={"min_sessions": sessions, "max_latency_p95_ratio": 5.0},
+        analysis={"min_sessions": sessions, "max_latency_p95_ratio": 20.0},
     )
     for _ in range(sessions * 8):
         on_task(f"{PROJECT}: {CANARY_TASK.title} (reviewer v{version} on 50 %)")
