@@ -81,6 +81,10 @@ def test_supersede_a_keyed_decision_and_who_may(
     assert [i.content for i in admin.memory.list("alpha", key="db")] == ["Use PostgreSQL"]
     status, body = supersede(http, world.member_key, task.id, "Ship the invoices page v2")
     assert body["item"]["status"] == "open"
+    again = admin.memory.supersede("alpha", body["item"]["id"], "Ship the invoices page v3")
+    assert again.superseded == [body["item"]["id"]]
+    assert again.item.status == "open"
+    body = again.model_dump(mode="json")
     status, _ = supersede(http, world.member_key, 999_999, "nothing")
     assert status == 404
     too_big = "x" * (64 * 1024)
@@ -109,6 +113,8 @@ def test_validity_and_pinned_filters(
 
     assert listed(pinned="true") == [pinned.item.id]
     assert listed(pinned="false", validity="all") == [second.id, first.id]
+    assert ids(pinned=True) == [pinned.item.id]
+    assert ids(pinned=False, validity="superseded") == [first.id]
 
 
 def test_memory_projects_by_activity_with_counts(
