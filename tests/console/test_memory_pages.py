@@ -247,6 +247,9 @@ def test_viewer_sees_no_write_controls_and_is_refused(
     page.goto(f"{server.url}/console/memory")
     rows = page.locator("table[aria-label=Projects] tbody tr")
     expect(rows).to_have_count(1)  # beta is not theirs
+    page.goto(f"{server.url}/console/memory/beta")
+    expect(page.locator("h1")).to_have_text("Not allowed")
+    page.goto(f"{server.url}/console/memory")
     rows.locator("a").click()
     expect(page.locator("h1")).to_have_text("acme")
     page.goto(f"{server.url}/console/memory/acme?q=database")
@@ -287,3 +290,40 @@ def test_viewer_sees_no_write_controls_and_is_refused(
     answer = httpx2.post(f"{base}/items/{acme['note']}/forget", cookies=cookies)
     assert answer.status_code == 403
     assert "CSRF" in answer.text
+
+
+def test_mistakes_are_shown_and_nothing_is_stored(
+    page: Page, server: LiveServer, admin_client: corral.Client, acme: dict[str, int]
+) -> None:
+    join(page, server, admin_client, "root@example.com", admin=True)
+    page.goto(f"{server.url}/console/memory/acme/items/{acme['note']}")
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    assert token
+    item = f"{server.url}/console/memory/acme/items/{acme['note']}"
+
+    def post(path: str, **form: str) -> tuple[int, str]:
+        answer = page.request.post(path, form={"csrf_token": token, **form})
+        return answer.status, answer.text()
+
+    status, text = post(f"{item}/edit", content="x", importance="5")
+    assert status == 422
+    assert "importance" in text
+    status, text = post(f"{item}/edit", content="y", tags="not,a valid tag!" + "x" * 80)
+    assert status == 422
+    admin_client.memory.remember(
+        "acme", "Use SQLite", kind="decision", key="database", supersede=True
+    )
+    old = f"{server.url}/console/memory/acme/items/{acme['database']}"
+    status, text = post(f"{old}/supersede", content="Use MySQL")
+    assert status == 409
+    assert "no longer current" in text
+    status, _ = post(f"{item}/explode")
+    assert status == 404
+    note = admin_client.memory.get("acme", acme["note"])
+    assert (note.content, note.version) == ("The database backups run nightly", 1)
+    page.goto(f"{server.url}/console/memory/acme?kind=bogus")
+    expect(page.locator(".error")).to_contain_text("unknown filter value")
+    page.goto(f"{server.url}/console/memory/nope")
+    expect(page.locator("h1")).to_have_text("Something is wrong")
+    page.goto(f"{server.url}/console/memory/acme?q=" + "long%20" * 900)
+    expect(page.locator(".error")).to_contain_text("4000")
