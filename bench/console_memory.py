@@ -31,6 +31,7 @@ from corral.core.memory.items import list_items
 from corral.core.memory.remember import remember_many
 from corral.core.pagination import encode_cursor
 from corral.core.projects import create_project
+from corral.core.statistics import refresh_trace_statistics
 from corral.schemas.memory import MemoryItemCreate, MemoryKind, Validity
 from corral.schemas.tenancy import ProjectCreate, UserCreate
 from corral.server.app import create_app
@@ -92,6 +93,7 @@ def main() -> None:
         for name in ("other-a", "other-b", PROJECT):
             create_project(rt, admin, ProjectCreate(name=name))
         rate = load(rt, admin, args.items, corpus)
+        refresh_trace_statistics(rt)  # as the server does at start and every 15 minutes
         newest = list_items(rt, admin, PROJECT, validity=Validity.ALL, limit=1).data[0]
         middle = encode_cursor(newest.id // 2)  # a page halfway down the project
         edited = newest.id

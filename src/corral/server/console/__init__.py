@@ -9,6 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from corral.errors import CorralError
 from corral.server.console import (
     audit_pages,
+    memory_item_pages,
     memory_pages,
     overview_pages,
     session_pages,
@@ -28,7 +29,14 @@ def console_error(request: Request, error: CorralError) -> Response | None:
 
 def install_console(app: FastAPI) -> None:
     router = APIRouter(prefix="/console", include_in_schema=False)
-    for module in (session_pages, overview_pages, memory_pages, audit_pages, settings_pages):
+    for module in (
+        session_pages,
+        overview_pages,
+        memory_pages,
+        memory_item_pages,
+        audit_pages,
+        settings_pages,
+    ):
         router.include_router(module.router)
     app.include_router(router)
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")

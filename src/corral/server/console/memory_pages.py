@@ -1,12 +1,11 @@
-"""Memory: projects by recent activity, a project's brief, items and recall, one item's history
-and the changes people make to it. Every read and write goes through the memory services the
-REST API calls, so access, supersession, history and audit follow the same rules."""
+"""Memory: projects by recent activity, and a project's page — its brief, its items and recall
+with score breakdowns — and export. Every read and write goes through the memory services the
+REST API calls, so access, supersession, history and audit follow the same rules. One item's
+page and its changes are in :mod:`memory_item_pages`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
@@ -14,16 +13,12 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from corral.core import projects
-from corral.core.memory import brief, items, overview, recall, remember, transfer
+from corral.core.memory import brief, items, overview, recall, transfer
 from corral.core.memory.recall import RecallQuery
-from corral.core.memory.store import is_current
-from corral.errors import CorralError, Forbidden, InvalidRequest
+from corral.errors import CorralError, InvalidRequest
 from corral.schemas.access import Permission
 from corral.schemas.memory import (
     BriefUpdate,
-    ItemVersion,
-    MemoryItem,
-    MemoryItemUpdate,
     MemoryKind,
     RecallResult,
     TaskStatus,
@@ -47,11 +42,13 @@ RECALL_LIMIT = 20
 PINNED_CHOICES = {"yes": True, "no": False}
 
 
-def _base(project: str) -> str:
+def base_path(project: str) -> str:
+    """Where a project's memory pages live."""
     return f"/console/memory/{quote(project, safe='')}"
 
 
-def _may_write(viewer: Viewer, project: Project) -> bool:
+def may_write(viewer: Viewer, project: Project) -> bool:
+    """Whether to show write controls (the services decide again on every change)."""
     return viewer.can(Permission.MEMORY_WRITE, project.id)
 
 
@@ -148,7 +145,7 @@ def _project_page(
             )
         except CorralError as exc:
             error, status = exc.message, exc.status
-    base = _base(project)
+    base = base_path(project)
     next_url = (
         f"{base}?{urlencode({**filters.query(), 'cursor': listed.next_cursor})}#items"
         if listed.next_cursor
@@ -170,7 +167,7 @@ def _project_page(
         filters=filters,
         query=query,
         search=search,
-        may_write=_may_write(viewer, info),
+        may_write=may_write(viewer, info),
         kinds=[k.value for k in MemoryKind],
         validities=[v.value for v in Validity],
         statuses=[s.value for s in TaskStatus],
@@ -194,12 +191,12 @@ async def edit_brief(request: Request, project: str) -> Response:
         )
         brief.update_brief(get_runtime(request), viewer.principal, project, body)
     except ValidationError as exc:
-        return _project_page(request, viewer, project, error=_invalid(exc), status=422)
+        return _project_page(request, viewer, project, error=invalid_form(exc), status=422)
     except CorralError as exc:
         if exc.status in (401, 403, 404):
             return error_page(request, viewer, exc)
         return _project_page(request, viewer, project, error=exc.message, status=exc.status)
-    return _redirect(f"{_base(project)}#brief", "Brief saved.")
+    return redirect_to(f"{base_path(project)}#brief", "Brief saved.")
 
 
 @router.get("/memory/{project}/export")
@@ -232,198 +229,7 @@ def export_memory(request: Request, project: str, format: str = "jsonl") -> Resp
     )
 
 
-# -- one item ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class VersionView:
-    """A version of an item with what changed since the previous one."""
-
-    version: ItemVersion
-    changed: list[tuple[str, Any, Any]]
-
-
-def _versions(history: list[ItemVersion]) -> list[VersionView]:
-    out: list[VersionView] = []
-    previous: dict[str, object] = {}
-    for version in history:
-        snapshot = version.snapshot
-        changed = (
-            [
-                (field, previous.get(field), value)
-                for field, value in snapshot.items()
-                if previous.get(field) != value and field != "content"
-            ]
-            if previous
-            else []
-        )
-        out.append(VersionView(version, changed))
-        previous = snapshot
-    return list(reversed(out))  # newest first: the latest change is what people look for
-
-
-def _item_page(
-    request: Request,
-    viewer: Viewer,
-    project: str,
-    item_id: int,
-    *,
-    template: str = "memory_item.html",
-    error: str | None = None,
-    status: int = 200,
-    needs_write: bool = False,
-) -> Response:
-    rt = get_runtime(request)
-    try:
-        item = items.get_item(rt, viewer.principal, project, item_id)
-        history = items.item_history(rt, viewer.principal, project, item_id)
-        info = projects.get_project(rt, viewer.principal, project)
-        if needs_write and not _may_write(viewer, info):
-            raise Forbidden(
-                f"you may read project {project!r}'s memory but not change it.",
-                code="permission_denied",
-            )
-    except CorralError as exc:
-        return error_page(request, viewer, exc)
-    return render(
-        request,
-        template,
-        viewer,
-        status=status,
-        error=error,
-        project=info,
-        base=_base(project),
-        item=item,
-        current=is_current(item.valid_from, item.valid_to, rt.clock.now()),
-        versions=_versions(history),
-        may_write=_may_write(viewer, info),
-    )
-
-
-@router.get("/memory/{project}/items/{item_id}", response_class=HTMLResponse)
-def memory_item(request: Request, project: str, item_id: int) -> Response:
-    return _item_page(request, viewer_of(request), project, item_id)
-
-
-@router.get("/memory/{project}/items/{item_id}/forget", response_class=HTMLResponse)
-def confirm_forget(request: Request, project: str, item_id: int) -> Response:
-    """The confirmation step before forgetting: a page of its own, so it works without script."""
-    viewer = viewer_of(request)
-    return _item_page(
-        request, viewer, project, item_id, template="memory_forget.html", needs_write=True
-    )
-
-
-ItemAction = Callable[[Request, Viewer, str, MemoryItem, dict[str, str]], tuple[str, str]]
-"""Runs one change; answers the page to go to next and the notice to show there."""
-
-
-def _edit(
-    request: Request, viewer: Viewer, project: str, item: MemoryItem, form: dict[str, str]
-) -> tuple[str, str]:
-    changes: dict[str, Any] = {}
-    content = form.get("content", "").replace("\r\n", "\n")
-    if content and content != item.content:
-        changes["content"] = content
-    tags = [t for t in form.get("tags", "").replace(",", " ").split() if t]
-    if tags != item.tags:
-        changes["tags"] = tags
-    if form.get("importance"):
-        importance = float(form["importance"])
-        if importance != item.importance:
-            changes["importance"] = importance
-    page = f"{_base(project)}/items/{item.id}"
-    if not changes:
-        return page, "Nothing changed."
-    updated = items.update_item(
-        get_runtime(request), viewer.principal, project, item.id, MemoryItemUpdate(**changes)
-    )
-    return page, f"Saved as version {updated.version}."
-
-
-def _pin(pinned: bool) -> ItemAction:
-    def action(
-        request: Request, viewer: Viewer, project: str, item: MemoryItem, form: dict[str, str]
-    ) -> tuple[str, str]:
-        items.update_item(
-            get_runtime(request),
-            viewer.principal,
-            project,
-            item.id,
-            MemoryItemUpdate(pinned=pinned),
-        )
-        return f"{_base(project)}/items/{item.id}", "Pinned." if pinned else "Unpinned."
-
-    return action
-
-
-def _complete(
-    request: Request, viewer: Viewer, project: str, item: MemoryItem, form: dict[str, str]
-) -> tuple[str, str]:
-    items.complete_task(get_runtime(request), viewer.principal, project, item.id)
-    return f"{_base(project)}/items/{item.id}", "Task marked done."
-
-
-def _supersede(
-    request: Request, viewer: Viewer, project: str, item: MemoryItem, form: dict[str, str]
-) -> tuple[str, str]:
-    content = form.get("content", "").replace("\r\n", "\n")
-    if not content.strip():
-        raise InvalidRequest("give the new content.", code="empty_content")
-    result = remember.supersede_item(
-        get_runtime(request), viewer.principal, project, item.id, content
-    )
-    return (
-        f"{_base(project)}/items/{result.item.id}",
-        f"Item {item.id} is superseded by this item ({result.item.id}).",
-    )
-
-
-def _forget(
-    request: Request, viewer: Viewer, project: str, item: MemoryItem, form: dict[str, str]
-) -> tuple[str, str]:
-    items.forget_item(get_runtime(request), viewer.principal, project, item.id)
-    return f"{_base(project)}#items", f"Item {item.id} is forgotten: removed with its history."
-
-
-ITEM_ACTIONS: dict[str, ItemAction] = {
-    "edit": _edit,
-    "pin": _pin(True),
-    "unpin": _pin(False),
-    "complete": _complete,
-    "supersede": _supersede,
-    "forget": _forget,
-}
-
-
-@router.post("/memory/{project}/items/{item_id}/{action}", response_class=HTMLResponse)
-async def item_action(request: Request, project: str, item_id: int, action: str) -> Response:
-    form = await read_form(request)
-    viewer = viewer_of(request)  # checks the CSRF token
-    handler = ITEM_ACTIONS.get(action)
-    if handler is None:
-        return error_page(
-            request,
-            viewer,
-            CorralError("This page does not exist.", code="page_not_found", status=404),
-        )
-    rt = get_runtime(request)
-    try:
-        item = items.get_item(rt, viewer.principal, project, item_id)
-        target, notice = handler(request, viewer, project, item, form)
-    except ValidationError as exc:
-        return _item_page(request, viewer, project, item_id, error=_invalid(exc), status=422)
-    except ValueError as exc:
-        message = f"the form is invalid: {exc}"
-        return _item_page(request, viewer, project, item_id, error=message, status=422)
-    except CorralError as exc:
-        if exc.status in (401, 403, 404):  # not theirs to change, or gone: a page of its own
-            return error_page(request, viewer, exc)
-        return _item_page(request, viewer, project, item_id, error=exc.message, status=exc.status)
-    return _redirect(target, notice)
-
-
-def _redirect(target: str, notice: str) -> Response:
+def redirect_to(target: str, notice: str) -> Response:
     """A redirect with a notice; an anchor in ``target`` stays at the end of the address."""
     path, _, anchor = target.partition("#")
     response = redirect(path, notice)
@@ -432,7 +238,7 @@ def _redirect(target: str, notice: str) -> Response:
     return response
 
 
-def _invalid(error: ValidationError) -> str:
+def invalid_form(error: ValidationError) -> str:
     problems = "; ".join(
         f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" if e["loc"] else e["msg"]
         for e in error.errors()
