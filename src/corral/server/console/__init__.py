@@ -8,6 +8,7 @@ from fastapi.staticfiles import StaticFiles
 
 from corral.errors import CorralError
 from corral.server.console import (
+    agent_pages,
     audit_pages,
     memory_item_pages,
     memory_pages,
@@ -36,6 +37,7 @@ def install_console(app: FastAPI) -> None:
         memory_item_pages,
         audit_pages,
         settings_pages,
+        agent_pages,
     ):
         router.include_router(module.router)
     app.include_router(router)
