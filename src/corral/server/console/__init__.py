@@ -7,7 +7,15 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from corral.errors import CorralError
-from corral.server.console import audit_pages, overview_pages, session_pages, settings_pages
+from corral.server.console import (
+    audit_pages,
+    cost_pages,
+    finding_pages,
+    overview_pages,
+    session_pages,
+    settings_pages,
+    trace_pages,
+)
 from corral.server.console.rendering import HERE, LoginRequired, error_page
 
 
@@ -22,7 +30,15 @@ def console_error(request: Request, error: CorralError) -> Response | None:
 
 def install_console(app: FastAPI) -> None:
     router = APIRouter(prefix="/console", include_in_schema=False)
-    for module in (session_pages, overview_pages, audit_pages, settings_pages):
+    for module in (
+        session_pages,
+        overview_pages,
+        trace_pages,
+        cost_pages,
+        finding_pages,
+        audit_pages,
+        settings_pages,
+    ):
         router.include_router(module.router)
     app.include_router(router)
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
