@@ -153,6 +153,17 @@ def list_traces(
 
 def get_trace(rt: Runtime, actor: Principal, project: str, trace_id: str) -> TraceTree:
     """A trace with its spans in depth-first order; children sorted by start time."""
+    summary, spans = trace_spans(rt, actor, project, trace_id)
+    # One validation pass over the whole tree: thousands of spans per trace are common.
+    return TraceTree.model_validate({"trace": summary, "spans": spans})
+
+
+def trace_spans(
+    rt: Runtime, actor: Principal, project: str, trace_id: str
+) -> tuple[TraceSummary, list[dict[str, Any]]]:
+    """A trace and its spans as plain rows (the fields of :class:`SpanSummary` and ``depth``),
+    depth-first, children by start time: for readers that render thousands of spans and need
+    not pay for validating each one."""
     with rt.db.read() as uow:
         project_row = resolve_project(uow, actor, project, Permission.TRACES_READ)
         trace_id = _hex_id(trace_id, 32, "trace_id")
@@ -172,8 +183,7 @@ def get_trace(rt: Runtime, actor: Principal, project: str, trace_id: str) -> Tra
         (dict(zip(_SUMMARY_NAMES, r, strict=True)) for r in rows),
         key=lambda s: (s["start_time"], s["span_id"]),
     )
-    # One validation pass over the whole tree: thousands of spans per trace are common.
-    return TraceTree.model_validate({"trace": describe_trace(trace), "spans": _depth_first(spans)})
+    return describe_trace(trace), _depth_first(spans)
 
 
 def get_span(

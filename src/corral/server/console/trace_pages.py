@@ -3,8 +3,7 @@ the graph of its agents and tools."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -14,7 +13,6 @@ from corral.core import traces
 from corral.core.detection import breaker, findings
 from corral.errors import CorralError
 from corral.schemas.detection import Finding
-from corral.schemas.observability import SpanSummary
 from corral.server.console.formatting import (
     RANGE_LABELS,
     choose_project,
@@ -24,6 +22,7 @@ from corral.server.console.formatting import (
 )
 from corral.server.console.rendering import error_page, render, viewer_of
 from corral.server.console.svg import agent_graph
+from corral.server.console.waterfall import place, render_rows
 from corral.server.deps import get_runtime
 
 router = APIRouter()
@@ -43,28 +42,6 @@ TRACE_FILTERS = (
 SESSION_FILTERS = ("project", "agent", "user", "status", "range", "since", "until", "tz")
 PAGE_SIZE = 50
 TIMELINE_PAGE = 200
-
-
-@dataclass
-class WaterfallRow:
-    """A span placed on the trace's time axis (percentages of the trace's duration)."""
-
-    span: SpanSummary
-    offset: float
-    width: float
-    findings: list[Finding]
-
-
-def waterfall(
-    spans: list[SpanSummary], start: datetime, total_ms: float, marks: dict[str, list[Finding]]
-) -> list[WaterfallRow]:
-    total = max(total_ms, 0.001)
-    rows = []
-    for span in spans:
-        offset = min(100.0, max(0.0, (span.start_time - start).total_seconds() * 1e5 / total))
-        width = min(100.0 - offset, max(0.3, span.duration_ms * 100 / total))
-        rows.append(WaterfallRow(span, offset, width, marks.get(span.span_id, [])))
-    return rows
 
 
 def _status(value: str | None) -> Any:
@@ -163,8 +140,9 @@ def trace_page(request: Request, project: str, trace_id: str) -> Response:
     viewer = viewer_of(request)
     rt = get_runtime(request)
     try:
-        tree = traces.get_trace(rt, viewer.principal, project, trace_id)
-        summary = tree.trace
+        summary, rows = traces.trace_spans(rt, viewer.principal, project, trace_id)
+        # Plain rows, not validated models: a trace can hold thousands of spans.
+        spans: list[Any] = [SimpleNamespace(**row) for row in rows]
         related = findings.list_findings(
             rt,
             viewer.principal,
@@ -176,7 +154,7 @@ def trace_page(request: Request, project: str, trace_id: str) -> Response:
     except CorralError as exc:
         return error_page(request, viewer, exc)
     marks: dict[str, list[Finding]] = {}
-    in_trace = {s.span_id for s in tree.spans}
+    in_trace = {s.span_id for s in spans}
     for finding in related:
         for span_id in finding.span_ids:
             if span_id in in_trace:
@@ -188,9 +166,9 @@ def trace_page(request: Request, project: str, trace_id: str) -> Response:
         viewer,
         project=project,
         trace=summary,
-        rows=waterfall(tree.spans, summary.start_time, summary.duration_ms, marks),
+        rows=render_rows(place(spans, summary.start_time, summary.duration_ms, marks), project),
         findings=shown,
-        models=sorted({s.model for s in tree.spans if s.model}),
+        models=sorted({s.model for s in spans if s.model}),
     )
 
 
@@ -225,7 +203,7 @@ def session_page(request: Request, project: str, session_id: str) -> Response:
     for finding in related:
         for span_id in finding.span_ids:
             marks.setdefault(span_id, []).append(finding)
-    rows = waterfall(
+    rows = place(
         timeline.data,
         session.first_seen,
         (session.last_seen - session.first_seen).total_seconds() * 1000,
@@ -239,7 +217,7 @@ def session_page(request: Request, project: str, session_id: str) -> Response:
         viewer,
         project=project,
         session=session,
-        rows=rows,
+        rows=render_rows(rows, project, indent=False),
         graph=agent_graph(graph) if graph.nodes else None,
         graph_data=graph,
         findings=related,
