@@ -133,7 +133,9 @@ def agent_graph(graph: HandoffGraph, *, width: int = 960) -> Markup:
             parts.append(
                 f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" class="edge tool" '
                 f'marker-end="url(#arrow-tool)"><title>{escape(_edge_title(edge))}</title></line>'
-                f'<text x="{x2 - 6:.1f}" y="{y2 - 5:.1f}" text-anchor="end" class="count">'
+                # Near the agent's end: labels of several agents calling one tool stay apart.
+                f'<text x="{x1 + (x2 - x1) * 0.3:.1f}" y="{y1 + (y2 - y1) * 0.3 - 5:.1f}" '
+                'text-anchor="middle" class="count">'
                 f"{edge.count} &#215;</text>"
             )
             continue
