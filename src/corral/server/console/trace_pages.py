@@ -140,7 +140,9 @@ def trace_page(request: Request, project: str, trace_id: str) -> Response:
     viewer = viewer_of(request)
     rt = get_runtime(request)
     try:
-        summary, rows = traces.trace_spans(rt, viewer.principal, project, trace_id)
+        summary, rows = traces.trace_spans(
+            rt, viewer.principal, project, trace_id, columns=traces.WATERFALL_COLUMNS
+        )
         # Plain rows, not validated models: a trace can hold thousands of spans.
         spans: list[Any] = [SimpleNamespace(**row) for row in rows]
         related = findings.list_findings(
