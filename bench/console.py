@@ -55,6 +55,9 @@ PAGES: dict[str, str] = {
     "traces": "/console/traces?project=bench",
     "traces_filtered": "/console/traces?project=bench&agent=support-bot&status=ok&range=7d",
     "traces_page_2": "",  # filled in with the cursor of the first page
+    "traces_text_search": "/console/traces?project=bench&q=refund",
+    "traces_text_search_7d": "/console/traces?project=bench&q=order_id&range=7d",
+    "traces_text_search_rare_7d": "/console/traces?project=bench&q=no-such-text&range=7d",
     "trace_5000_spans": f"/console/traces/bench/{BIG_TRACE}",
     "span": f"/console/traces/bench/{BIG_TRACE}/spans/{2:016x}",
     "sessions": "/console/sessions?project=bench",

@@ -3,6 +3,7 @@ the graph of its agents and tools."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -41,6 +42,7 @@ TRACE_FILTERS = (
 )
 SESSION_FILTERS = ("project", "agent", "user", "status", "range", "since", "until", "tz")
 PAGE_SIZE = 50
+SEARCH_RANGE = timedelta(days=1)
 TIMELINE_PAGE = 200
 
 
@@ -55,6 +57,10 @@ def trace_list(request: Request) -> Response:
     params = query_params(request, *TRACE_FILTERS)
     choice = choose_project(rt, viewer, params.get("project"))
     since, until = time_window(params, rt.clock.now())
+    bounded_search = bool(params.get("q")) and since is None and until is None
+    if bounded_search:
+        # Text is matched span by span: without a range, look at the last day, not all time.
+        since = rt.clock.now() - SEARCH_RANGE
     page = None
     if choice.name is not None:
         try:
@@ -82,6 +88,7 @@ def trace_list(request: Request) -> Response:
         filters=params,
         ranges=RANGE_LABELS,
         traces=page.data if page else [],
+        bounded_search=bounded_search,
         next_url=page_url("/console/traces", params, cursor=page.next_cursor)
         if page and page.next_cursor
         else None,
