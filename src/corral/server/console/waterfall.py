@@ -2,16 +2,17 @@
 
 Built in Python rather than with a template macro: a trace can hold thousands of spans and the
 per-row cost of template calls dominated the page's time. Every value placed in the HTML is
-escaped.
+escaped (``html.escape``: the same result as markupsafe's, at a fraction of the cost per call).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from html import escape
 from urllib.parse import quote
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from corral.schemas.detection import Finding
 from corral.schemas.observability import SpanSummary
