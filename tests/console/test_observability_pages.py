@@ -310,3 +310,27 @@ def test_viewer_sees_no_write_controls_and_is_refused(
     assert forged.status == 403
     assert seeded.findings.get("acme", finding.id).status == "open"
     assert len(seeded.sessions.halts("acme")) == 1
+
+
+def test_empty_pages_say_what_to_do_and_focus_shows(
+    page: Page, server: LiveServer, admin_client: corral.Client
+) -> None:
+    admin_client.projects.create("quiet")
+    sign_in_new(page, server, admin_client, "new@example.com", admin=True)
+    for path, advice in (
+        ("/console/traces", "Point an OpenTelemetry exporter at /v1/traces"),
+        ("/console/traces?project=quiet&agent=nobody", "No traces match these filters"),
+        ("/console/sessions", "Sessions appear when spans carry"),
+        ("/console/findings", "Detectors run as spans arrive"),
+        ("/console/findings/alerts", "metric rules raise alerts here"),
+        ("/console/costs", "No spend in this period"),
+    ):
+        page.goto(f"{server.url}{path}")
+        expect(page.locator(".empty").first).to_contain_text(advice)
+    # Keyboard users see where they are.
+    page.keyboard.press("Tab")
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("", "none")
+    # A page of another project is refused as the API would refuse it.
+    page.goto(f"{server.url}/console/traces/nowhere/{'a' * 32}")
+    expect(page.locator("main")).to_contain_text("nowhere")

@@ -82,6 +82,11 @@ def query_params(request: Request, *names: str) -> dict[str, str]:
     }
 
 
+def narrowed(params: dict[str, str]) -> bool:
+    """Whether a list is filtered beyond its project (an empty list then means "no match")."""
+    return any(k not in ("project", "tz") for k in params)
+
+
 def page_url(path: str, params: dict[str, Any], **changes: Any) -> str:
     merged = {k: v for k, v in {**params, **changes}.items() if v not in (None, "")}
     return f"{path}?{urlencode(merged)}" if merged else path

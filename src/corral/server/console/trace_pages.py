@@ -17,6 +17,7 @@ from corral.schemas.detection import Finding
 from corral.server.console.formatting import (
     RANGE_LABELS,
     choose_project,
+    narrowed,
     page_url,
     query_params,
     time_window,
@@ -86,6 +87,7 @@ def trace_list(request: Request) -> Response:
         viewer,
         choice=choice,
         filters=params,
+        filtered=narrowed(params),
         ranges=RANGE_LABELS,
         traces=page.data if page else [],
         bounded_search=bounded_search,
@@ -130,6 +132,7 @@ def session_list(request: Request) -> Response:
         viewer,
         choice=choice,
         filters=params,
+        filtered=narrowed(params),
         ranges=RANGE_LABELS,
         sessions=page.data if page else [],
         halted=halted,
