@@ -59,6 +59,7 @@ PAGES: dict[str, str] = {
     "traces_text_search_7d": "/console/traces?project=bench&q=order_id&range=7d",
     "traces_text_search_rare_7d": "/console/traces?project=bench&q=no-such-text&range=7d",
     "trace_5000_spans": f"/console/traces/bench/{BIG_TRACE}",
+    "trace_5000_spans_all": f"/console/traces/bench/{BIG_TRACE}?spans=all",
     "span": f"/console/traces/bench/{BIG_TRACE}/spans/{2:016x}",
     "sessions": "/console/sessions?project=bench",
     "session_graph_timeline": f"/console/sessions/bench/{GRAPH_SESSION}",

@@ -84,3 +84,23 @@ def test_time_window_named_and_local() -> None:
     )
     assert since == datetime(2026, 2, 1, 9, tzinfo=UTC)
     assert until is None
+
+
+def test_waterfall_pages_follow_the_tree_and_find_a_focused_span() -> None:
+    from types import SimpleNamespace
+
+    from starlette.requests import Request
+
+    from corral.server.console.trace_pages import WATERFALL_PAGE, _waterfall_window
+
+    spans = [SimpleNamespace(span_id=f"{n:016x}") for n in range(2 * WATERFALL_PAGE + 500)]
+
+    def window(query: str) -> tuple[int, int]:
+        request = Request({"type": "http", "query_string": query.encode(), "headers": []})
+        return _waterfall_window(request, spans)
+
+    assert window("") == (0, WATERFALL_PAGE)
+    assert window(f"from={WATERFALL_PAGE + 7}") == (WATERFALL_PAGE, 2 * WATERFALL_PAGE)
+    assert window(f"focus={2 * WATERFALL_PAGE + 3:016x}") == (2 * WATERFALL_PAGE, len(spans))
+    assert window("spans=all") == (0, len(spans))
+    assert window("from=nonsense") == (0, WATERFALL_PAGE)

@@ -43,6 +43,8 @@ TRACE_FILTERS = (
 )
 SESSION_FILTERS = ("project", "agent", "user", "status", "range", "since", "until", "tz")
 PAGE_SIZE = 50
+WATERFALL_PAGE = 1000
+"""Spans per page of a trace's waterfall (all of them on request)."""
 SEARCH_RANGE = timedelta(days=1)
 TIMELINE_PAGE = 200
 
@@ -172,16 +174,39 @@ def trace_page(request: Request, project: str, trace_id: str) -> Response:
             if span_id in in_trace:
                 marks.setdefault(span_id, []).append(finding)
     shown = [f for f in related if any(i in in_trace for i in f.span_ids)]
+    first, last = _waterfall_window(request, spans)
     return render(
         request,
         "trace.html",
         viewer,
         project=project,
         trace=summary,
-        rows=render_rows(place(spans, summary.start_time, summary.duration_ms, marks), project),
+        rows=render_rows(
+            place(spans[first:last], summary.start_time, summary.duration_ms, marks), project
+        ),
+        window=(first, last, len(spans)),
+        page_size=WATERFALL_PAGE,
         findings=shown,
         models=sorted({s.model for s in spans if s.model}),
     )
+
+
+def _waterfall_window(request: Request, spans: list[Any]) -> tuple[int, int]:
+    """The slice of the tree the page shows: ``WATERFALL_PAGE`` spans from ``from``, the page
+    holding the span named by ``focus``, or every span with ``spans=all``."""
+    if request.query_params.get("spans") == "all":
+        return 0, len(spans)
+    focus = request.query_params.get("focus")
+    if focus:
+        index = next((i for i, s in enumerate(spans) if s.span_id == focus), 0)
+        first = index - index % WATERFALL_PAGE
+    else:
+        try:
+            first = max(0, int(request.query_params.get("from", "0")))
+        except ValueError:
+            first = 0
+        first -= first % WATERFALL_PAGE
+    return first, min(len(spans), first + WATERFALL_PAGE)
 
 
 @router.get("/traces/{project}/{trace_id}/spans/{span_id}", response_class=HTMLResponse)
