@@ -10,11 +10,14 @@ from corral.errors import CorralError
 from corral.server.console import (
     agent_pages,
     audit_pages,
+    cost_pages,
+    finding_pages,
     memory_item_pages,
     memory_pages,
     overview_pages,
     session_pages,
     settings_pages,
+    trace_pages,
 )
 from corral.server.console.rendering import HERE, LoginRequired, error_page
 
@@ -33,11 +36,14 @@ def install_console(app: FastAPI) -> None:
     for module in (
         session_pages,
         overview_pages,
+        trace_pages,
+        cost_pages,
+        finding_pages,
         memory_pages,
         memory_item_pages,
+        agent_pages,
         audit_pages,
         settings_pages,
-        agent_pages,
     ):
         router.include_router(module.router)
     app.include_router(router)
