@@ -180,6 +180,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/projects/{project}/memory/items"): {"content": "x"},
     ("POST", "/v1/projects/{project}/memory/items/batch"): {"items": [{"content": "x"}]},
     ("PATCH", "/v1/projects/{project}/memory/items/{item_id}"): {"content": "x"},
+    ("POST", "/v1/projects/{project}/memory/items/{item_id}/supersede"): {"content": "x"},
     ("PATCH", "/v1/projects/{project}/memory/brief"): {"goal": "x"},
     ("POST", "/v1/memory/open"): {"recent": True},
     ("POST", "/v1/prices/overrides"): {"model": "m", "input_per_mtok": 1, "output_per_mtok": 2},

@@ -62,6 +62,24 @@ SUMMARY_COLUMNS = (
     SpanRow.tool_arguments,
 )
 _SUMMARY_NAMES = tuple(column.key for column in SUMMARY_COLUMNS)
+# What a waterfall shows: no tool arguments (they can be long), no end times (durations are kept).
+WATERFALL_COLUMNS = (
+    SpanRow.trace_id,
+    SpanRow.span_id,
+    SpanRow.parent_span_id,
+    SpanRow.name,
+    SpanRow.span_type,
+    SpanRow.status,
+    SpanRow.error_message,
+    SpanRow.start_time,
+    SpanRow.duration_ms,
+    SpanRow.agent_name,
+    SpanRow.model,
+    SpanRow.tool_name,
+    SpanRow.input_tokens,
+    SpanRow.output_tokens,
+    SpanRow.cost_usd,
+)
 MAX_TREE_SPANS = 50_000
 MAX_GRAPH_TRACES = 2_000
 DEFAULT_GRAPH_RANGE = timedelta(days=1)
@@ -153,6 +171,22 @@ def list_traces(
 
 def get_trace(rt: Runtime, actor: Principal, project: str, trace_id: str) -> TraceTree:
     """A trace with its spans in depth-first order; children sorted by start time."""
+    summary, spans = trace_spans(rt, actor, project, trace_id)
+    # One validation pass over the whole tree: thousands of spans per trace are common.
+    return TraceTree.model_validate({"trace": summary, "spans": spans})
+
+
+def trace_spans(
+    rt: Runtime,
+    actor: Principal,
+    project: str,
+    trace_id: str,
+    *,
+    columns: Sequence[Any] = SUMMARY_COLUMNS,
+) -> tuple[TraceSummary, list[dict[str, Any]]]:
+    """A trace and its spans as plain rows (``columns``, a subset of :data:`SUMMARY_COLUMNS`
+    holding at least the ids and start time, plus ``depth``), depth-first, children by start
+    time: for readers that show thousands of spans and need not pay for validating each one."""
     with rt.db.read() as uow:
         project_row = resolve_project(uow, actor, project, Permission.TRACES_READ)
         trace_id = _hex_id(trace_id, 32, "trace_id")
@@ -160,20 +194,20 @@ def get_trace(rt: Runtime, actor: Principal, project: str, trace_id: str) -> Tra
         rows = (
             uow.connection()
             .execute(
-                select(*SUMMARY_COLUMNS)
+                select(*columns)
                 .where(SpanRow.project_id == project_row.id, SpanRow.trace_id == trace_id)
                 .limit(MAX_TREE_SPANS)
             )
             .all()
         )
+    names = tuple(column.key for column in columns)
     # Sorted here rather than by the database: an ORDER BY on start time would tempt a planner
     # into walking the project's time index instead of fetching the trace's rows by trace id.
     spans = sorted(
-        (dict(zip(_SUMMARY_NAMES, r, strict=True)) for r in rows),
+        (dict(zip(names, r, strict=True)) for r in rows),
         key=lambda s: (s["start_time"], s["span_id"]),
     )
-    # One validation pass over the whole tree: thousands of spans per trace are common.
-    return TraceTree.model_validate({"trace": describe_trace(trace), "spans": _depth_first(spans)})
+    return describe_trace(trace), _depth_first(spans)
 
 
 def get_span(

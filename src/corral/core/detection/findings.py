@@ -68,6 +68,7 @@ def list_findings(
     severity: Severity | None = None,
     agent: str | None = None,
     session: str | None = None,
+    trace: str | None = None,
     status: FindingStatus | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -75,7 +76,7 @@ def list_findings(
     cursor: str | None = None,
 ) -> Page[Finding]:
     """Findings of a project, newest first; ``since``/``until`` bound when they were first
-    detected."""
+    detected. ``trace`` is the trace a finding is anchored in (its step's trace)."""
     with rt.db.read() as uow:
         row = resolve_project(uow, actor, project, Permission.TRACES_READ)
         query = select(FindingRow).where(FindingRow.project_id == row.id)
@@ -84,6 +85,7 @@ def list_findings(
             (FindingRow.severity, severity),
             (FindingRow.agent_name, agent),
             (FindingRow.session_id, session),
+            (FindingRow.trace_id, trace),
             (FindingRow.status, status),
         ):
             if value is not None:

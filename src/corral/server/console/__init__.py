@@ -10,9 +10,14 @@ from corral.errors import CorralError
 from corral.server.console import (
     agent_pages,
     audit_pages,
+    cost_pages,
+    finding_pages,
+    memory_item_pages,
+    memory_pages,
     overview_pages,
     session_pages,
     settings_pages,
+    trace_pages,
 )
 from corral.server.console.rendering import HERE, LoginRequired, error_page
 
@@ -28,7 +33,18 @@ def console_error(request: Request, error: CorralError) -> Response | None:
 
 def install_console(app: FastAPI) -> None:
     router = APIRouter(prefix="/console", include_in_schema=False)
-    for module in (session_pages, overview_pages, audit_pages, settings_pages, agent_pages):
+    for module in (
+        session_pages,
+        overview_pages,
+        trace_pages,
+        cost_pages,
+        finding_pages,
+        memory_pages,
+        memory_item_pages,
+        agent_pages,
+        audit_pages,
+        settings_pages,
+    ):
         router.include_router(module.router)
     app.include_router(router)
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")

@@ -34,8 +34,22 @@ function toggles(root) {
   }
 }
 
+function timeRanges(root) {
+  // Times typed into filters are the viewer's local time: send the zone's offset with them.
+  for (const field of root.querySelectorAll("input[data-tz]")) {
+    field.value = String(-new Date().getTimezoneOffset());
+  }
+  for (const select of root.querySelectorAll("select[data-range]")) {
+    const custom = select.form.querySelectorAll("[data-custom-range]");
+    const show = () => { for (const el of custom) el.hidden = select.value !== "custom"; };
+    select.addEventListener("change", show);
+    show();
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   localTimes(document);
+  timeRanges(document);
   confirmations(document);
   toggles(document);
 });
