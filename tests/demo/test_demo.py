@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -119,36 +120,74 @@ def run_example_script(report: DemoReport) -> None:
     assert "Approved" in done.stdout
 
 
-def check_console(url: str, login: str, password: str) -> None:
+@dataclass(frozen=True)
+class Produced:
+    """What the console must show: a routine task's trace and the halted session."""
+
+    trace_id: str
+    halted_session: str
+
+
+def check_console(url: str, login: str, password: str, produced: Produced) -> None:
+    """Every page of the console shows what the demo produced."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
         )
         try:
             page: Page = browser.new_page()
+            body = page.locator("body")
             page.goto(f"{url}/console/login")
             page.fill("input[name=email]", login)
             page.fill("input[name=password]", password)
             page.click("button[type=submit]")
+            # Overview: the fleet and the clients.
             expect(page.locator("h1")).to_have_text("Overview")
-            agents = page.locator("table").first
             for name in ("planner", "researcher", "coder", "reviewer"):
-                expect(agents).to_contain_text(name)
-            expect(page.locator("body")).to_contain_text("Initech: internal reporting tools")
+                expect(page.locator(f"a[href='/console/agents/{name}']").first).to_be_visible()
+            expect(body).to_contain_text("Initech: internal reporting tools")
+            # Traces, a trace, and the session the circuit breaker halted.
+            page.goto(f"{url}/console/traces?project=acme")
+            expect(page.locator(f"a[href*='{produced.trace_id}']").first).to_be_visible()
+            page.goto(f"{url}/console/traces/acme/{produced.trace_id}")
+            for text in ("researcher", "coder", "reviewer", "search_docs", "run_tests"):
+                expect(body).to_contain_text(text)
+            page.goto(f"{url}/console/sessions/initech/{produced.halted_session}")
+            expect(page.locator("#halt")).to_contain_text("Halted")
+            # Costs: spend and the budget the runaway hit.
+            page.goto(f"{url}/console/costs")
+            expect(body).to_contain_text("globex each task")
+            # Memory: the projects, and globex's decision that the coder could not overwrite.
+            page.goto(f"{url}/console/memory")
+            expect(body).to_contain_text("globex")
+            page.goto(f"{url}/console/memory/globex")
+            expect(body).to_contain_text("Use PostgreSQL for all storage.")
+            # Findings of each kind, in the project where they happened.
+            for project, kinds in {
+                "acme": ("refetch", "ignored_tool_error"),
+                "globex": ("contradiction", "runaway"),
+                "initech": ("tool_loop", "handoff_cycle"),
+            }.items():
+                page.goto(f"{url}/console/findings?project={project}")
+                for kind in kinds:
+                    expect(page.locator("td a", has_text=kind).first).to_be_visible()
+            # Agents: the reviewer's rollouts, the aborted one with its reasons.
             page.goto(f"{url}/console/agents/reviewer")
             aborted = page.locator("details", has_text="v2 in production")
             expect(aborted.locator("summary")).to_contain_text("aborted")
-            expect(aborted).to_contain_text("finding rate")  # why the analysis failed
+            expect(aborted).to_contain_text("finding rate")
             promoted = page.locator("details", has_text="v3 in production")
             expect(promoted.locator("summary")).to_contain_text("succeeded")
+            # Audit: deployments and the halt, in the chain.
             page.goto(f"{url}/console/audit?action=deployment.update")
             expect(page.locator("table")).to_contain_text("reviewer/production")
             page.goto(f"{url}/console/audit?action=session.halt")
             expect(page.locator("table")).to_contain_text("session.halt")
+            # Settings: the fake provider, the budgets, the agents' keys.
             page.goto(f"{url}/console/settings")
-            expect(page.locator("body")).to_contain_text("demo-llm")
-            expect(page.locator("body")).to_contain_text("globex each task")
-            expect(page.locator("body")).to_contain_text("demo reviewer")
+            expect(body).to_contain_text("demo-llm")
+            expect(body).to_contain_text("globex each task")
+            expect(body).to_contain_text("demo reviewer")
         finally:
             browser.close()
 
@@ -162,7 +201,12 @@ def test_the_quick_demo_shows_everything_and_runs_again_without_copies(tmp_path:
         seen["sessions"] = len(admin.sessions.list("acme", limit=500))
         assert report.world is not None
         assert report.world.password
-        check_console(report.world.url, report.world.login, report.world.password)
+        routine = next(o for o in report.outcomes if o.status == "done" and o.project == "acme")
+        produced = Produced(
+            trace_id=admin.sessions.timeline("acme", routine.session)[0].trace_id,
+            halted_session=admin.sessions.halts("initech")[0].session_id,
+        )
+        check_console(report.world.url, report.world.login, report.world.password, produced)
 
     report = run_quick_demo(tmp_path / "home", first)
     assert report.world is not None
