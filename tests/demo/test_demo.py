@@ -80,7 +80,9 @@ def check_first_run(admin: corral.Client, report: DemoReport) -> dict[str, Any]:
     assert admin.memory.brief("globex").goal
 
     # The runaway hit its task budget: the gateway refused it, and the budget's alerts fired.
-    assert any(a.budget == "globex each task" and a.threshold >= 80 for a in admin.budgets.alerts())
+    assert any(a.budget == "globex each task" and a.threshold >= 50 for a in admin.budgets.alerts())
+    [task_budget] = [b for b in admin.budgets.list() if b.name == "globex each task"]
+    assert all(u.spent <= task_budget.limit for u in admin.budgets.usage(task_budget.id))
 
     # A finding of each kind injected, and the looping session halted.
     found = {

@@ -26,9 +26,6 @@ MARKERS = (
 )
 """The failures a task can ask for."""
 
-RUNAWAY_USAGE = {"input_tokens": 30_000, "output_tokens": 2_000}
-"""Each call of the runaway coder: a long context that keeps growing."""
-
 CANARY_PROMPT = "Re-read every file before judging."
 """In the reviewer's canary that fails: it re-reads the same file until it gives up."""
 
@@ -129,17 +126,9 @@ def fleet_rules() -> list[dict[str, Any]]:
             last=r"^# ",
         ),
         _rule("coder", _call("read_file", path="src/events.py"), failure="contradiction"),
-        # A runaway: patch after patch on a long context, until its budget refuses the call.
-        _rule(
-            "coder",
-            {
-                **_call(
-                    "edit_file", path="src/pipeline.py", patch="retry the backfill, try {turn}"
-                ),
-                "usage": RUNAWAY_USAGE,
-            },
-            failure="runaway",
-        ),
+        # A runaway: log after log into an ever longer context, until its budget refuses the
+        # next call (the gateway holds each call's real prompt, so the limit is never crossed).
+        _rule("coder", _call("read_file", path="logs/backfill-{turn}.log"), failure="runaway"),
         # The reviewer's canary that fails: it re-reads the same file until it gives up.
         _rule("reviewer", _call("read_file", path="src/app.py"), seen=re.escape(CANARY_PROMPT)),
         # The ordinary day: plan, research, code, review, done.

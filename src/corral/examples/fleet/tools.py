@@ -43,6 +43,10 @@ TOOL_SPECS: dict[str, dict[str, Any]] = {
 }
 
 
+LOG_LINES = 300
+"""Lines of a log file: long enough that reading a few fills a context window quickly."""
+
+
 class Workspace:
     """A repository, its docs and the web, simulated. Deterministic: the same call gives the
     same answer."""
@@ -73,6 +77,13 @@ class Workspace:
         return f"Fetched {url}: the page documents cursor pagination and rate limits of 10 rps."
 
     def _read_file(self, path: str) -> str:
+        if path.startswith("logs/"):
+            return "\n".join(
+                f"2026-11-24T02:{i // 60:02d}:{i % 60:02d}Z backfill worker-{i % 4} batch={i} "
+                f"rows=5000 retry={i % 5}/5 status={'timeout' if i % 7 == 0 else 'ok'} "
+                f"elapsed_ms={120 + i * 3} upstream=events-db-replica-{i % 3}"
+                for i in range(LOG_LINES)
+            )
         return f"# {path}\ndef handler(event):\n    return process(event)\n"
 
     def _edit_file(self, path: str, patch: str) -> str:
