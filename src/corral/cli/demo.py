@@ -33,12 +33,6 @@ def demo(
     then has them work through the gateway and the SDK — with the failures Corral exists to
     catch. Prints the console's address and login. Running it again adds work, not copies.
     """
-    try:
-        import openai  # noqa: F401
-    except ImportError as exc:
-        raise click.ClickException(
-            "the demo's agents use the openai client: pip install 'corral[demo]'"
-        ) from exc
     from corral.demo.runner import DemoOptions, run_demo
     from corral.settings import Settings
 

@@ -89,6 +89,19 @@ def test_handoff_cycle_among_three_agents_but_not_with_progress() -> None:
     assert types(busy) == []
 
 
+def test_a_handoff_cycle_that_keeps_going_turns_critical() -> None:
+    limit = 2 + DetectorSettings().handoff_slack
+
+    def bounced(turns: int) -> list[str]:
+        b = SessionBuilder(agent="a")
+        for i in range(turns):
+            b.say("back to you", agent="ab"[i % 2])
+        return [f.severity for f in detect(b.finish(), DetectionContext())]
+
+    assert bounced(limit + 2) == ["warning"]  # the first turn starts the task; then limit + 1
+    assert bounced(2 * limit + 2) == ["critical"]  # one finding, judged at its full length
+
+
 def test_runaway_against_baseline_and_caps() -> None:
     b = SessionBuilder()
     for i in range(20):

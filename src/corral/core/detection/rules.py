@@ -311,42 +311,43 @@ def _turns(spans: Spans) -> dict[str, list[_Turn]]:
 
 def handoff_cycles(spans: Spans, settings: DetectorSettings) -> list[Finding]:
     """Agents passing a task back and forth without progress: more consecutive handoffs into
-    turns that add nothing than the task has agents (plus slack)."""
+    turns that add nothing than the task has agents (plus slack). One finding per run of idle
+    turns, judged at its full length, so a cycle that keeps going turns critical."""
     findings = []
     for trace_id, turns in _turns(spans).items():
         agents = {t.agent for t in turns}
         if len(agents) < 2:
             continue
         limit = len(agents) + settings.handoff_slack
-        idle: list[_Turn] = []
-        reported = False
+        runs: list[list[_Turn]] = [[]]
         for turn in turns[1:]:
             if turn.progress:
-                idle, reported = [], False
+                runs.append([])
+            else:
+                runs[-1].append(turn)
+        for idle in runs:
+            if len(idle) <= limit:
                 continue
-            idle.append(turn)
-            if len(idle) > limit and not reported:
-                reported = True
-                evidence = [s for t in idle for s in t.spans]
-                path = " → ".join(t.agent for t in idle[:10])
-                findings.append(
-                    Finding(
-                        type="handoff_cycle",
-                        severity="critical" if len(idle) > 2 * limit else "warning",
-                        key=f"handoff_cycle:{trace_id}:{idle[0].spans[0].span_id}",
-                        explanation=(
-                            f"the task was handed between {', '.join(sorted(agents))} "
-                            f"{len(idle)} times with no new result ({path}); a task among "
-                            f"{len(agents)} agents should not need more than {limit}."
-                        ),
-                        span_ids=[s.span_id for s in evidence][:50],
-                        agent=idle[0].agent,
-                        step=idle[limit].spans[0].step,
-                        wasted_tokens=sum(s.tokens for s in evidence),
-                        wasted_cost_usd=sum(s.cost_usd for s in evidence),
-                        details={"handoffs": len(idle), "agents": sorted(agents)},
-                    )
+            evidence = [s for t in idle for s in t.spans]
+            path = " → ".join(t.agent for t in idle[:10])
+            findings.append(
+                Finding(
+                    type="handoff_cycle",
+                    severity="critical" if len(idle) > 2 * limit else "warning",
+                    key=f"handoff_cycle:{trace_id}:{idle[0].spans[0].span_id}",
+                    explanation=(
+                        f"the task was handed between {', '.join(sorted(agents))} "
+                        f"{len(idle)} times with no new result ({path}); a task among "
+                        f"{len(agents)} agents should not need more than {limit}."
+                    ),
+                    span_ids=[s.span_id for s in evidence][:50],
+                    agent=idle[0].agent,
+                    step=idle[limit].spans[0].step,
+                    wasted_tokens=sum(s.tokens for s in evidence),
+                    wasted_cost_usd=sum(s.cost_usd for s in evidence),
+                    details={"handoffs": len(idle), "agents": sorted(agents)},
                 )
+            )
     return findings
 
 
