@@ -7,8 +7,9 @@ The fake provider (``corral fake-llm``, its own process) answers after ``--laten
 anchor is the same call sent straight to it, in the same run, at the same concurrency: the
 difference of the two latency percentiles is what the gateway adds. Calls go through the gateway
 the way an agent's would: an agent key, a session header, an agent budget and a project budget to
-hold on, the call recorded as a span with its cost. Arms alternate (direct, gateway, gateway,
-direct) so that drift on a shared machine falls on both.
+hold on, the call recorded as a span with its cost and judged by the detectors. Each concurrent
+worker plays an agent working through sessions of 20 calls. Arms alternate (direct, gateway,
+gateway, direct) so that drift on a shared machine falls on both.
 
 Prints a table, then one line of JSON.
 """
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -119,20 +121,30 @@ def prepare(server: Server, fake_url: str) -> str:
         return admin.keys.create("bench", agent="bench-agent", projects=["bench"]).secret
 
 
+SESSION_CALLS = 20
+"""Calls per agent session: each concurrent worker plays one agent working through sessions."""
+
+
 async def run_arm(url: str, headers: dict[str, str], calls: int, concurrency: int) -> Arm:
     limits = httpx2.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     latencies: list[float] = []
     errors = 0
     remaining = calls
+    prefix = uuid.uuid4().hex[:8]
 
     async with httpx2.AsyncClient(limits=limits, timeout=120) as client:
 
-        async def worker() -> None:
+        async def worker(number: int) -> None:
             nonlocal remaining, errors
+            done = 0
             while remaining > 0:
                 remaining -= 1
+                session = f"{prefix}-{number}-{done // SESSION_CALLS}"
+                done += 1
                 started = time.perf_counter()
-                response = await client.post(url, json=BODY, headers=headers)
+                response = await client.post(
+                    url, json=BODY, headers={**headers, "x-corral-session": session}
+                )
                 elapsed = (time.perf_counter() - started) * 1000
                 if response.status_code == 200:
                     latencies.append(elapsed)
@@ -140,7 +152,7 @@ async def run_arm(url: str, headers: dict[str, str], calls: int, concurrency: in
                     errors += 1
 
         began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(worker(n) for n in range(concurrency)))
         seconds = time.perf_counter() - began
     return Arm(latencies, seconds, errors)
 
@@ -152,7 +164,7 @@ def measure(
     direct = (f"{fake_url}/v1/chat/completions", {"authorization": "Bearer sk-fake"})
     gateway = (
         f"{server.url}/v1/chat/completions",
-        {"authorization": f"Bearer {key}", "x-corral-session": "bench-session"},
+        {"authorization": f"Bearer {key}"},
     )
     for url, headers in (direct, gateway):  # warm connections, caches and the price table
         asyncio.run(run_arm(url, headers, 100, 4))

@@ -91,6 +91,16 @@ class Settings(BaseSettings):
             "are refused with HTTP 429 (an address gets four times as many)."
         ),
     )
+    auth_cache_seconds: float = Field(
+        default=2,
+        ge=0,
+        le=60,
+        description=(
+            "How long a replica remembers who an API key is. A change to keys, users, agents, "
+            "projects or roles applies at once on the replica that made it and within this "
+            "time on the others; 0 reads the key on every request."
+        ),
+    )
     login_window_minutes: float = Field(
         default=15, gt=0, description="The window in which failed logins are counted."
     )
@@ -177,6 +187,14 @@ class Settings(BaseSettings):
             "cost can be reserved before they run."
         ),
     )
+    gateway_durable_writes: bool = Field(
+        default=True,
+        description=(
+            "Whether the gateway's budget holds, settlements and call spans wait for the disk "
+            "flush before going on. Off, they survive a crash of Corral but the last moment of "
+            "them may be lost in a crash of the machine, and each call is faster."
+        ),
+    )
     gateway_record_content_bytes: int = Field(
         default=32 * 1024,
         ge=0,
@@ -206,6 +224,11 @@ class Settings(BaseSettings):
         ge=1,
         description="How often metric alert rules (cost, error rate, latency, finding rate) are "
         "evaluated.",
+    )
+    rollout_interval_seconds: float = Field(
+        default=60.0,
+        ge=1,
+        description="How often running rollouts are checked and their due steps judged.",
     )
     admin_email: str = Field(
         default="admin@localhost",

@@ -73,3 +73,10 @@ def test_detectors_bench(tmp_path: Path) -> None:
     [latency] = figures["latency"]  # type: ignore[misc]
     assert latency["probes"] >= 1
     assert latency["detected"] == latency["probes"]
+
+
+def test_console_memory_bench() -> None:
+    figures = run("console_memory.py", "--items", "600", "--requests", "2")
+    pages = figures["pages"]
+    assert len(pages) == 9  # type: ignore[arg-type]
+    assert figures["worst_p95_ms"] > 0  # type: ignore[operator]

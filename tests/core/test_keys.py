@@ -3,11 +3,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 
 from corral.core import keys
 from corral.core.access import Principal
 from corral.core.clock import ManualClock
 from corral.core.runtime import Runtime
+from corral.db.schema import ApiKeyRow
 from corral.errors import Forbidden, Unauthenticated
 from corral.schemas.access import Permission
 from corral.schemas.keys import ApiKeyCreate
@@ -89,3 +91,33 @@ def test_limited_key_cannot_mint_a_wider_one(runtime: Runtime, admin_key: str) -
         runtime, narrow_principal, ApiKeyCreate(name="same", permissions=[Permission.TRACES_READ])
     )
     assert same.permissions == [Permission.TRACES_READ]
+
+
+def test_a_revoked_key_stops_at_once_though_it_was_just_used(
+    runtime: Runtime, admin_key: str
+) -> None:
+    admin = keys.authenticate(runtime, admin_key)
+    other = keys.create_key(runtime, admin, ApiKeyCreate(name="busy"))
+    assert keys.authenticate(runtime, other.secret).key_id == other.id  # now remembered
+    keys.revoke_key(runtime, admin, other.id)
+    with pytest.raises(Unauthenticated) as err:
+        keys.authenticate(runtime, other.secret)
+    assert err.value.code == "api_key_revoked"
+
+
+def test_a_change_made_elsewhere_applies_when_the_moment_passes(
+    runtime: Runtime, admin_key: str, clock: ManualClock
+) -> None:
+    admin = keys.authenticate(runtime, admin_key)
+    other = keys.create_key(runtime, admin, ApiKeyCreate(name="elsewhere"))
+    keys.authenticate(runtime, other.secret)
+    # Another replica revokes it: this process hears nothing, and trusts what it read for a moment.
+    with runtime.db.write() as uow:
+        uow.execute(
+            update(ApiKeyRow).where(ApiKeyRow.public_id == other.id).values(revoked_at=clock.now())
+        )
+    assert keys.authenticate(runtime, other.secret).key_id == other.id
+    clock.advance(timedelta(seconds=runtime.settings.auth_cache_seconds))
+    with pytest.raises(Unauthenticated) as err:
+        keys.authenticate(runtime, other.secret)
+    assert err.value.code == "api_key_revoked"

@@ -61,3 +61,30 @@ async def test_async_client_mirrors_sync(app: FastAPI, http: TestClient, admin_k
         assert (await client.status()).principal.workspace_admin
         with pytest.raises(corral.Conflict):
             await client.projects.create("async-one")
+
+
+@pytest.mark.anyio
+async def test_async_rollouts(app: FastAPI, http: TestClient, admin_key: str) -> None:
+    transport = httpx2.ASGITransport(app=app)
+    async with corral.AsyncClient(
+        url="http://testserver",
+        api_key=admin_key,
+        http_client=httpx2.AsyncClient(transport=transport),
+    ) as client:
+        await client.agents.create("async-bot")
+        await client.agents.create_version("async-bot", config={"model": "gpt-4o-mini"})
+        await client.agents.deploy("async-bot", 1)
+        await client.agents.create_version("async-bot", changes={"model": "gpt-4o"})
+        rollouts = client.agents.rollouts
+        started = await rollouts.start(
+            "async-bot", 2, steps=[{"weight": 20, "min_minutes": 10}], analysis={"min_sessions": 3}
+        )
+        assert (started.steps[0].weight, started.analysis.min_sessions) == (20, 3)
+        assert (await rollouts.pause("async-bot", started.id)).status == "paused"
+        assert (await rollouts.resume("async-bot", started.id)).status == "running"
+        assert (await rollouts.analyze("async-bot", started.id)).results == []
+        assert [r.id for r in await rollouts.list("async-bot")] == [started.id]
+        assert (await rollouts.get("async-bot", started.id)).live is not None
+        assert (await rollouts.promote("async-bot", started.id)).status == "succeeded"
+        with pytest.raises(corral.Conflict):
+            await rollouts.abort("async-bot", started.id)

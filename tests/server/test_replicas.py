@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,10 @@ def test_two_replicas_share_everything(tmp_path: Path, empty_database_url: str) 
     # Both start at once on a database that has never been migrated: one migrates and creates
     # the workspace, the other waits for it and finds both done.
     homes = [tmp_path / "a", tmp_path / "b"]
-    with live_servers(homes, empty_database_url) as (first, second):
+    with live_servers(homes, empty_database_url, CORRAL_AUTH_CACHE_SECONDS="2") as (
+        first,
+        second,
+    ):
         config = (tmp_path / "a" / "cli-config.json", tmp_path / "b" / "cli-config.json")
         written = [c.read_text() for c in config if c.exists()]
         assert len(written) == 1, "exactly one replica created the workspace and its key"
@@ -60,7 +64,16 @@ def test_two_replicas_share_everything(tmp_path: Path, empty_database_url: str) 
             ["shared", *(f"p{i}" for i in range(10))]
         )
 
+        # A revocation holds at once where it was made, and on the other replica once that
+        # replica's memory of the key (CORRAL_AUTH_CACHE_SECONDS, 2 s here) has run out.
+        worker_on_b.projects.list()
         a.keys.revoke(key.id)
+        with (
+            corral.Client(url=first.url, api_key=key.secret) as worker_on_a,
+            pytest.raises(corral.Unauthenticated),
+        ):
+            worker_on_a.projects.list()
+        time.sleep(2)
         with pytest.raises(corral.Unauthenticated):
             worker_on_b.projects.list()
         for client in (a, b, worker_on_b):

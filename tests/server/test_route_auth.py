@@ -98,6 +98,14 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/agents/{agent}/deployments"): Rule(404, 403),
     ("POST", "/v1/agents/{agent}/rollback"): Rule(404, 403),
     ("GET", "/v1/agents/{agent}/resolve"): Rule(404, ALLOWED),
+    ("GET", "/v1/agents/{agent}/rollouts"): Rule(404, ALLOWED),
+    ("POST", "/v1/agents/{agent}/rollouts"): Rule(404, 403),
+    ("GET", "/v1/agents/{agent}/rollouts/{rollout_id}"): Rule(404, ALLOWED),
+    ("POST", "/v1/agents/{agent}/rollouts/{rollout_id}/analyze"): Rule(404, 403),
+    ("POST", "/v1/agents/{agent}/rollouts/{rollout_id}/pause"): Rule(404, 403),
+    ("POST", "/v1/agents/{agent}/rollouts/{rollout_id}/resume"): Rule(404, 403),
+    ("POST", "/v1/agents/{agent}/rollouts/{rollout_id}/promote"): Rule(404, 403),
+    ("POST", "/v1/agents/{agent}/rollouts/{rollout_id}/abort"): Rule(404, 403),
     # Alerts: incidents and rules of projects the caller does not reach are missing to it.
     ("GET", "/v1/alerts"): Rule(ALLOWED, ALLOWED),
     ("POST", "/v1/alerts/{alert_id}"): Rule(404, 403),
@@ -161,12 +169,18 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/agents/{agent}/versions/{number}/transition"): {"state": "retired"},
     ("POST", "/v1/agents/{agent}/deployments"): {"environment": "production", "version": 1},
     ("POST", "/v1/agents/{agent}/rollback"): {"environment": "production"},
+    ("POST", "/v1/agents/{agent}/rollouts"): {"environment": "production", "version": 1},
+    ("POST", "/v1/agents/{agent}/rollouts/{rollout_id}/pause"): {},
+    ("POST", "/v1/agents/{agent}/rollouts/{rollout_id}/resume"): {},
+    ("POST", "/v1/agents/{agent}/rollouts/{rollout_id}/promote"): {},
+    ("POST", "/v1/agents/{agent}/rollouts/{rollout_id}/abort"): {},
     ("POST", "/v1/alerts/{alert_id}"): {"status": "acknowledged"},
     ("POST", "/v1/alert-rules"): {"name": "r", "project": "alpha"},
     ("PATCH", "/v1/alert-rules/{rule_id}"): {"enabled": False},
     ("POST", "/v1/projects/{project}/memory/items"): {"content": "x"},
     ("POST", "/v1/projects/{project}/memory/items/batch"): {"items": [{"content": "x"}]},
     ("PATCH", "/v1/projects/{project}/memory/items/{item_id}"): {"content": "x"},
+    ("POST", "/v1/projects/{project}/memory/items/{item_id}/supersede"): {"content": "x"},
     ("PATCH", "/v1/projects/{project}/memory/brief"): {"goal": "x"},
     ("POST", "/v1/memory/open"): {"recent": True},
     ("POST", "/v1/prices/overrides"): {"model": "m", "input_per_mtok": 1, "output_per_mtok": 2},
@@ -265,6 +279,7 @@ def fill(path: str, world: World, project: str = "alpha") -> str:
         .replace("{override_id}", str(world.admin.prices.overrides()[0].id))
         .replace("{reservation_id}", world.ids.get("reservation_id", "none"))
         .replace("{finding_id}", "1")
+        .replace("{rollout_id}", "1")
     )
 
 

@@ -25,6 +25,7 @@ from corral.cli import (
     policies,
     projects,
     providers,
+    rollouts,
     serve,
     sessions,
     traces,
@@ -66,6 +67,7 @@ agents.agents.add_command(lifecycle.deployments)
 agents.agents.add_command(lifecycle.resolve)
 cli.add_command(lifecycle.deploy)
 cli.add_command(lifecycle.rollback)
+cli.add_command(rollouts.rollout)
 cli.add_command(traces.traces)
 cli.add_command(sessions.sessions)
 cli.add_command(memory.memory)

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from corral.core.access import Principal
+from corral.core.principal_cache import forget_principals_after_commit
 from corral.core.request_context import current_request_id
 from corral.db.schema import AuditEventRow, AuditHeadRow, ProjectRow
 from corral.db.upsert import insert_ignoring_conflicts
@@ -69,6 +70,7 @@ def record_audit(
     ``action`` is ``<object>.<verb>`` (``api_key.create``, ``memory.forget``,
     ``tool.authorize``). ``actor`` None means Corral itself (a background job).
     """
+    forget_principals_after_commit(uow, action)
     head = _lock_head(uow)
     row = AuditEventRow(
         seq=head.last_seq + 1,

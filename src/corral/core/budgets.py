@@ -26,6 +26,7 @@ from corral.core.access import Principal, authorize, resolve_project
 from corral.core.alerts import raise_alert
 from corral.core.audit import record_audit
 from corral.core.budget_windows import bucket_start, resets_at, window_buckets
+from corral.core.group_commit import defer_before_commit
 from corral.core.runtime import Runtime
 from corral.db.schema import (
     BudgetAlertRow,
@@ -140,21 +141,8 @@ def _locked_counters(
     all locked until the transaction ends."""
     window = budget.window
     current_start = bucket_start(window, now)  # type: ignore[arg-type]
-    insert_ignoring_conflicts(
-        uow,
-        BudgetCounterRow.__table__,  # type: ignore[arg-type]
-        [
-            {
-                "budget_id": budget.id,
-                "subject_key": key,
-                "bucket_start": current_start,
-                "spent": 0,
-                "reserved": 0,
-            }
-        ],
-    )
     first, last = window_buckets(window, now, budget.rolling_hours)  # type: ignore[arg-type]
-    counters = uow.scalars(
+    query = (
         select(BudgetCounterRow)
         .where(
             BudgetCounterRow.budget_id == budget.id,
@@ -165,8 +153,25 @@ def _locked_counters(
         .order_by(BudgetCounterRow.bucket_start)
         .with_for_update()
         .execution_options(populate_existing=True)
-    ).all()
-    current = next(c for c in counters if c.bucket_start == current_start)
+    )
+    counters = uow.scalars(query).all()
+    current = next((c for c in counters if c.bucket_start == current_start), None)
+    if current is None:  # the first call of this bucket creates its counter (once, racing or not)
+        insert_ignoring_conflicts(
+            uow,
+            BudgetCounterRow.__table__,  # type: ignore[arg-type]
+            [
+                {
+                    "budget_id": budget.id,
+                    "subject_key": key,
+                    "bucket_start": current_start,
+                    "spent": 0,
+                    "reserved": 0,
+                }
+            ],
+        )
+        counters = uow.scalars(query).all()
+        current = next(c for c in counters if c.bucket_start == current_start)
     return current, list(counters)
 
 
@@ -267,41 +272,72 @@ def settle(
 
     Idempotent: a reservation that is no longer held is left alone.
     """
-    row = uow.scalars(
+    return settle_many(uow, [(reservation_id, actual)], now=now, status=status).get(reservation_id)
+
+
+def settle_many(
+    uow: Session,
+    settlements: Sequence[tuple[str, Amounts | None]],
+    *,
+    now: datetime,
+    status: str = "settled",
+) -> dict[str, BudgetReservationRow]:
+    """Settle (or, with None, release) several holds; returns the reservations found, by id.
+
+    Reservations are locked in id order, then every counter they hold in (budget, id) order, so
+    transactions settling different batches at once cannot deadlock.
+    """
+    actual_of = dict(settlements)
+    rows = uow.scalars(
         select(BudgetReservationRow)
-        .where(BudgetReservationRow.id == reservation_id)
+        .where(BudgetReservationRow.id.in_(sorted(actual_of)))
+        .order_by(BudgetReservationRow.id)
         .with_for_update()
-    ).one_or_none()
-    if row is None or row.status != "held":
-        return row
-    holds = sorted(row.holds, key=lambda h: (h["budget_id"], h["counter_id"]))
+    ).all()
+    held = [row for row in rows if row.status == "held"]
+    counter_ids = sorted({int(h["counter_id"]) for row in held for h in row.holds})
     counters = {
         c.id: c
         for c in uow.scalars(
             select(BudgetCounterRow)
-            .where(BudgetCounterRow.id.in_([h["counter_id"] for h in holds]))
+            .where(BudgetCounterRow.id.in_(counter_ids))
             .order_by(BudgetCounterRow.budget_id, BudgetCounterRow.id)
             .with_for_update()
             .execution_options(populate_existing=True)
         )
     }
-    for hold in holds:
-        counter = counters.get(hold["counter_id"])
-        if counter is None:  # the budget was deleted meanwhile
-            continue
-        counter.reserved = max(0, counter.reserved - int(hold["amount"]))
-        if actual is not None:
-            counter.spent += actual.in_unit(hold["unit"])
-    row.status = status if actual is not None else "released"
-    row.charged_nano_usd = actual.nano_usd if actual else 0
-    row.charged_tokens = actual.tokens if actual else 0
-    row.settled_at = now
+    charged: dict[int, tuple[BudgetCounterRow, int]] = {}
+    for row in held:
+        actual = actual_of[row.id]
+        for hold in row.holds:
+            counter = counters.get(hold["counter_id"])
+            if counter is None:  # the budget was deleted meanwhile
+                continue
+            counter.reserved = max(0, counter.reserved - int(hold["amount"]))
+            if actual is not None:
+                amount = actual.in_unit(hold["unit"])
+                counter.spent += amount
+                charged[counter.id] = (counter, charged.get(counter.id, (counter, 0))[1] + amount)
+        row.status = status if actual is not None else "released"
+        row.charged_nano_usd = actual.nano_usd if actual else 0
+        row.charged_tokens = actual.tokens if actual else 0
+        row.settled_at = now
     uow.flush()
-    if actual is not None:
-        _fire_thresholds(
-            uow, [counters[h["counter_id"]] for h in holds if h["counter_id"] in counters], now
-        )
-    return row
+    if charged:
+        _fire_thresholds(uow, list(charged.values()), now)
+    return {row.id: row for row in rows}
+
+
+def settle_before_commit(
+    uow: Session, reservation_id: str, actual: Amounts | None, now: datetime
+) -> None:
+    """Settle a hold in a shared (group) transaction: all holds settled in it are settled
+    together, in lock order, just before it commits."""
+    defer_before_commit(uow, "budget_settlements", _settle_batch, [(reservation_id, actual, now)])
+
+
+def _settle_batch(uow: Session, items: list[tuple[str, Amounts | None, datetime]]) -> None:
+    settle_many(uow, [(rid, actual) for rid, actual, _ in items], now=max(n for *_, n in items))
 
 
 def expire_reservations(rt: Runtime) -> int:
@@ -309,42 +345,49 @@ def expire_reservations(rt: Runtime) -> int:
     now = rt.clock.now()
     with rt.db.write() as uow:
         stale = uow.scalars(
-            select(BudgetReservationRow.id)
+            select(BudgetReservationRow)
             .where(BudgetReservationRow.status == "held", BudgetReservationRow.expires_at < now)
+            .order_by(BudgetReservationRow.id)
             .limit(1000)
         ).all()
-        for reservation_id in stale:
-            row = uow.get_one(BudgetReservationRow, reservation_id)
-            settle(
-                uow,
-                reservation_id,
-                Amounts(row.estimated_nano_usd, row.estimated_tokens),
-                now=now,
-                status="expired",
-            )
+        expired = [(r.id, Amounts(r.estimated_nano_usd, r.estimated_tokens)) for r in stale]
+        settle_many(uow, expired, now=now, status="expired")
     return len(stale)
 
 
-def _fire_thresholds(uow: Session, counters: Sequence[BudgetCounterRow], now: datetime) -> None:
-    """Record each soft threshold newly crossed (once per budget, subject and window)."""
-    for counter in counters:
+def _fire_thresholds(
+    uow: Session, charged: Sequence[tuple[BudgetCounterRow, int]], now: datetime
+) -> None:
+    """Record each soft threshold that the amounts just charged crossed (once per budget,
+    subject and window)."""
+    for counter, amount in charged:
         budget = uow.get(BudgetRow, counter.budget_id)
         if budget is None:
             continue
+        if not budget.thresholds:
+            continue
         first, last = window_buckets(budget.window, now, budget.rolling_hours)  # type: ignore[arg-type]
-        spent = int(
-            uow.scalar(
-                select(func.coalesce(func.sum(BudgetCounterRow.spent), 0)).where(
-                    BudgetCounterRow.budget_id == budget.id,
-                    BudgetCounterRow.subject_key == counter.subject_key,
-                    BudgetCounterRow.bucket_start >= first,
-                    BudgetCounterRow.bucket_start <= last,
+        # A one-bucket window charged in its own bucket: the counter is the whole window.
+        spent = (
+            counter.spent
+            if first == last == counter.bucket_start
+            else int(
+                uow.scalar(
+                    select(func.coalesce(func.sum(BudgetCounterRow.spent), 0)).where(
+                        BudgetCounterRow.budget_id == budget.id,
+                        BudgetCounterRow.subject_key == counter.subject_key,
+                        BudgetCounterRow.bucket_start >= first,
+                        BudgetCounterRow.bucket_start <= last,
+                    )
                 )
+                or 0
             )
-            or 0
         )
-        percent = 100 * spent / budget.limit_units
-        for threshold in (t for t in budget.thresholds if percent >= t):
+        before = spent - amount
+        crossed = [
+            t for t in budget.thresholds if 100 * before < t * budget.limit_units <= 100 * spent
+        ]
+        for threshold in crossed:
             fresh = insert_ignoring_conflicts(
                 uow,
                 BudgetAlertRow.__table__,  # type: ignore[arg-type]

@@ -18,7 +18,13 @@ from corral.core.agents import authorize_agent_change, find_agent
 from corral.core.audit import record_audit
 from corral.core.runtime import Runtime
 from corral.core.versions import set_state, version_row
-from corral.db.schema import AgentRow, AgentVersionRow, DeploymentRow, SessionAssignmentRow
+from corral.db.schema import (
+    AgentRow,
+    AgentVersionRow,
+    DeploymentRow,
+    RolloutRow,
+    SessionAssignmentRow,
+)
 from corral.db.upsert import insert_ignoring_conflicts
 from corral.errors import Conflict, CorralError, InvalidRequest, NotFound
 from corral.schemas.access import Permission
@@ -97,6 +103,22 @@ def ensure_not_serving(
         )
 
 
+def close_rollouts(
+    uow: Session, rt: Runtime, row: DeploymentRow, version_id: int, status: str, reason: str
+) -> None:
+    """A rollout of ``version_id`` still in progress ends with its canary: a deploy, promotion,
+    abort or rollback outside the rollout decides it."""
+    for rollout in uow.scalars(
+        select(RolloutRow).where(
+            RolloutRow.agent_id == row.agent_id,
+            RolloutRow.environment == row.environment,
+            RolloutRow.version_id == version_id,
+            RolloutRow.status.in_(("running", "paused")),
+        )
+    ):
+        rollout.status, rollout.reason, rollout.finished_at = status, reason, rt.clock.now()
+
+
 def _demote(
     uow: Session,
     rt: Runtime,
@@ -155,6 +177,13 @@ def apply_deploy(
             )
         if row.active_version_id == version.id:
             raise InvalidRequest("the version is already active here.", code="already_active")
+        if row.canary_version_id not in (None, version.id):
+            raise Conflict(
+                f"{environment} already runs version "
+                f"{_number(uow, row.canary_version_id)} of {agent.name!r} as a canary; promote "
+                "or abort it first.",
+                code="canary_in_progress",
+            )
         if version.state == "candidate":
             set_state(uow, rt, actor, agent, version, "canary", reason)
         row.canary_version_id, row.canary_weight = version.id, canary_weight
@@ -169,6 +198,7 @@ def apply_deploy(
         row.active_version_id = version.id
         if row.canary_version_id == version.id:
             row.canary_version_id, row.canary_weight = None, 0.0
+            close_rollouts(uow, rt, row, version.id, "succeeded", f"promoted: {reason}")
     row.updated_at = now
     record_audit(
         uow,
@@ -210,6 +240,7 @@ def end_canary(
     canary = uow.get_one(AgentVersionRow, row.canary_version_id)
     row.canary_version_id, row.canary_weight = None, 0.0
     row.updated_at = rt.clock.now()
+    close_rollouts(uow, rt, row, canary.id, "aborted", reason)
     if abort and canary.state == "canary":
         set_state(uow, rt, actor, agent, canary, "aborted", reason)
 

@@ -24,14 +24,23 @@ from sqlalchemy.orm import Session
 
 from corral.core.access import Principal, authorize, resolve_project
 from corral.core.agents import find_agent
-from corral.core.budgets import Amounts, CallContext, from_units, reserve, settle, to_units
+from corral.core.budgets import (
+    Amounts,
+    CallContext,
+    from_units,
+    reserve,
+    settle,
+    settle_before_commit,
+    to_units,
+)
 from corral.core.cedar import evaluate, parse_policy
 from corral.core.deployments import deployment_row, resolve_for_agent
 from corral.core.detection.breaker import check_session_not_halted
+from corral.core.group_commit import write_shared
 from corral.core.normalize import NormalizedSpan
 from corral.core.policies import active_policy, decide_tool_call
 from corral.core.prices import price_book_for
-from corral.core.pricing import TokenUsage
+from corral.core.pricing import PriceBook, TokenUsage
 from corral.core.providers import Route, route_model
 from corral.core.runtime import Runtime
 from corral.core.span_store import record_spans
@@ -198,74 +207,90 @@ def tool_allowed(
 
 
 def prepare_call(rt: Runtime, actor: Principal, intent: CallIntent) -> PreparedCall:
-    """Resolve, authorize, route and reserve in one transaction (a refusal leaves nothing)."""
-    headers = intent.headers
-    now = rt.clock.now()
+    """Resolve, authorize, route and hold the call's worst case on its budgets, in one
+    transaction (a refusal leaves nothing behind), shared with concurrent calls where the
+    database has a single writer."""
     book = price_book_for(rt)  # outside the transaction: it may read the overrides
-    with rt.db.write() as uow:
-        project = _project(uow, actor, headers)
-        agent = _agent(uow, actor, headers, project)
-        session = _header(headers, "x-corral-session") or _baggage(headers, "session.id")
-        if session is not None:
-            check_session_not_halted(uow, project.id, session)
-        user = _header(headers, "x-corral-user") or _baggage(headers, "user.id")
-        if user is None and actor.kind == "user":
-            user = actor.name
-        traceparent = _TRACEPARENT.match((headers.get("traceparent") or "").strip().lower())
-        trace_id = traceparent.group(1) if traceparent else secrets.token_hex(16)
-        parent_span_id = traceparent.group(2) if traceparent else None
-        version: ResolvedVersion | None = None
-        if agent is not None:
-            environment = _header(headers, "x-corral-environment") or "production"
-            if deployment_row(uow, agent, environment) is not None:
-                version = resolve_for_agent(uow, rt, agent, environment, session)
-        model = intent.model
-        if version is not None:
-            model = version.config.model
-            if version.config.provider:
-                model = f"{version.config.provider}/{model}"
-        api_kind = "anthropic" if intent.api == "anthropic-messages" else "openai"
-        route = route_model(rt, uow, api_kind, model)
-        removed = [
-            t for t in intent.tool_names if not tool_allowed(uow, agent, version, project.name, t)
-        ]
-        prompt_tokens = (
-            round((count_tokens(intent.prompt_text) + 4 * intent.messages) * PROMPT_MARGIN) + 16
-        )
-        usage = TokenUsage(input_tokens=prompt_tokens, output_tokens=intent.max_output_tokens)
-        priced = book.price_call(None, route.model, usage, now)
-        estimate = Amounts(
-            nano_usd=to_units("usd", priced.usd if priced else 0.0),
-            tokens=prompt_tokens + intent.max_output_tokens,
-        )
-        context = CallContext(
-            project_id=project.id,
-            agent=agent.name if agent else None,
-            user=user,
-            session=session,
-            trace=trace_id,
-            version_id=_version_id(uow, agent, version),
-        )
-        held = reserve(
-            uow, context, estimate, now=now, details={"model": route.model, "api": intent.api}
-        )
-        return PreparedCall(
-            intent=intent,
-            project_id=project.id,
-            project_name=project.name,
-            agent=agent,
-            user=user,
-            session=session,
-            trace_id=trace_id,
-            parent_span_id=parent_span_id,
-            version=version,
-            route=route,
-            reservation_id=held.id,
-            estimate=estimate,
-            removed_tools=removed,
-            principal=actor,
-            started_at=now,
-        )
+    return write_shared(
+        rt,
+        lambda uow, now: _prepare(uow, rt, actor, intent, book, now),
+        durable=rt.settings.gateway_durable_writes,
+    )
+
+
+def _prepare(
+    uow: Session,
+    rt: Runtime,
+    actor: Principal,
+    intent: CallIntent,
+    book: PriceBook,
+    now: datetime,
+) -> PreparedCall:
+    headers = intent.headers
+    project = _project(uow, actor, headers)
+    agent = _agent(uow, actor, headers, project)
+    session = _header(headers, "x-corral-session") or _baggage(headers, "session.id")
+    if session is not None:
+        check_session_not_halted(uow, project.id, session)
+    user = _header(headers, "x-corral-user") or _baggage(headers, "user.id")
+    if user is None and actor.kind == "user":
+        user = actor.name
+    traceparent = _TRACEPARENT.match((headers.get("traceparent") or "").strip().lower())
+    trace_id = traceparent.group(1) if traceparent else secrets.token_hex(16)
+    parent_span_id = traceparent.group(2) if traceparent else None
+    version: ResolvedVersion | None = None
+    if agent is not None:
+        environment = _header(headers, "x-corral-environment") or "production"
+        if deployment_row(uow, agent, environment) is not None:
+            version = resolve_for_agent(uow, rt, agent, environment, session)
+    model = intent.model
+    if version is not None:
+        model = version.config.model
+        if version.config.provider:
+            model = f"{version.config.provider}/{model}"
+    api_kind = "anthropic" if intent.api == "anthropic-messages" else "openai"
+    route = route_model(rt, uow, api_kind, model)
+    removed = [
+        t for t in intent.tool_names if not tool_allowed(uow, agent, version, project.name, t)
+    ]
+    version_id = _version_id(uow, agent, version)
+    prompt_tokens = (
+        round((count_tokens(intent.prompt_text) + 4 * intent.messages) * PROMPT_MARGIN) + 16
+    )
+    usage = TokenUsage(input_tokens=prompt_tokens, output_tokens=intent.max_output_tokens)
+    priced = book.price_call(None, route.model, usage, now)
+    estimate = Amounts(
+        nano_usd=to_units("usd", priced.usd if priced else 0.0),
+        tokens=prompt_tokens + intent.max_output_tokens,
+    )
+    context = CallContext(
+        project_id=project.id,
+        agent=agent.name if agent else None,
+        user=user,
+        session=session,
+        trace=trace_id,
+        version_id=version_id,
+    )
+    held = reserve(
+        uow, context, estimate, now=now, details={"model": route.model, "api": intent.api}
+    )
+    return PreparedCall(
+        intent=intent,
+        project_id=project.id,
+        project_name=project.name,
+        agent=agent,
+        user=user,
+        session=session,
+        trace_id=trace_id,
+        parent_span_id=parent_span_id,
+        version=version,
+        route=route,
+        reservation_id=held.id,
+        estimate=estimate,
+        removed_tools=removed,
+        principal=actor,
+        started_at=now,
+    )
 
 
 def _version_id(
@@ -339,16 +364,11 @@ def finish_call(
     cost = (
         book.price_call(None, outcome.model or prepared.route.model, usage, now) if usage else None
     )
-    if prepared.reservation_id is not None:
-        actual = (
-            Amounts(
-                to_units("usd", cost.usd) if cost else 0, usage.input_tokens + usage.output_tokens
-            )
-            if usage is not None and outcome.status < 400
-            else None
-        )
-        with rt.db.write() as uow:
-            settle(uow, prepared.reservation_id, actual, now=now)
+    actual = (
+        Amounts(to_units("usd", cost.usd) if cost else 0, usage.input_tokens + usage.output_tokens)
+        if usage is not None and outcome.status < 400
+        else None
+    )
     agent = prepared.agent.name if prepared.agent else None
     version = str(prepared.version.version) if prepared.version else None
     llm_span_id = secrets.token_hex(8)
@@ -422,7 +442,27 @@ def finish_call(
             **common,  # type: ignore[arg-type]
         )
     )
-    record_spans(rt, [(prepared.project_id, spans)], default_agent=agent, price_book=book)
+    reservation = prepared.reservation_id
+    settle_hold = (
+        None
+        if reservation is None
+        else lambda uow, _at: settle_before_commit(uow, reservation, actual, now)
+    )
+    try:
+        record_spans(
+            rt,
+            [(prepared.project_id, spans)],
+            default_agent=agent,
+            price_book=book,
+            along=settle_hold,
+            durable=rt.settings.gateway_durable_writes,
+        )
+    except Exception:
+        if reservation is None:
+            raise
+        with rt.db.write() as uow:  # the call is paid for even when its span cannot be stored
+            settle(uow, reservation, actual, now=now)
+        raise
 
 
 def release_call(rt: Runtime, prepared: PreparedCall) -> None:

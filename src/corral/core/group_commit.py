@@ -34,9 +34,10 @@ class _Pending(Generic[T]):
 class GroupCommitter:
     """Runs pieces of write work, several per transaction when they arrive together."""
 
-    def __init__(self, rt: Runtime, *, max_group: int = 16) -> None:
+    def __init__(self, rt: Runtime, *, max_group: int = 16, durable: bool = True) -> None:
         self._rt = rt
         self._max_group = max_group
+        self._durable = durable
         self._queue: list[_Pending[Any]] = []
         self._queue_lock = threading.Lock()
         self._leader = threading.Lock()
@@ -60,7 +61,7 @@ class GroupCommitter:
 
     def _commit(self, group: list[_Pending[Any]]) -> None:
         try:
-            with self._rt.db.write() as uow:
+            with self._rt.db.write(durable=self._durable) as uow:
                 now = self._rt.clock.now()
                 for pending in group:
                     try:
@@ -95,11 +96,24 @@ def defer_before_commit(
     pending.setdefault(name, (finish, []))[1].extend(items)
 
 
-def group_committer(rt: Runtime) -> GroupCommitter:
-    """The committer shared by every writer of ``rt``'s database in this process."""
-    committer = rt.extensions.get("group_commit")
+def write_shared(rt: Runtime, work: Work[T], *, durable: bool = True) -> T:
+    """Run ``work(uow, now)`` in a write transaction, shared with concurrent writers where the
+    database has one writer at a time; in a transaction of its own elsewhere (PostgreSQL runs
+    writers concurrently, and pieces locking rows in different orders in one shared transaction
+    could deadlock with another replica's). ``durable`` as in :meth:`Database.write`."""
+    if rt.db.single_writer:
+        return group_committer(rt, durable=durable).run(work)
+    with rt.db.write(durable=durable) as uow:
+        return work(uow, rt.clock.now())
+
+
+def group_committer(rt: Runtime, *, durable: bool = True) -> GroupCommitter:
+    """The committer shared by every writer of ``rt``'s database in this process (one for
+    durable commits, one for commits that do not wait for the disk)."""
+    name = "group_commit" if durable else "group_commit_lazy"
+    committer = rt.extensions.get(name)
     if committer is None:
         with _lock:
-            committer = rt.extensions.setdefault("group_commit", GroupCommitter(rt))
+            committer = rt.extensions.setdefault(name, GroupCommitter(rt, durable=durable))
     assert isinstance(committer, GroupCommitter)
     return committer

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from corral.core.access import Principal, authorize
 from corral.core.audit import record_audit
+from corral.core.principal_cache import PrincipalCache, current_generation
 from corral.core.principals import load_principal
 from corral.core.runtime import Runtime
 from corral.db.schema import AgentRow, ApiKeyProjectRow, ApiKeyRow, ProjectRow, UserRow
@@ -65,10 +66,16 @@ def parse_token(token: str) -> tuple[str, str]:
 def authenticate(rt: Runtime, token: str) -> Principal:
     """The principal behind an API key, or :class:`Unauthenticated` with the reason."""
     public_id, secret = parse_token(token)
+    secret_hash = hash_secret(secret)
     now = rt.clock.now()
+    cache = _principal_cache(rt)
+    cached = cache.get(public_id, secret_hash, now)
+    if cached is not None:
+        return cached
+    generation = current_generation()
     with rt.db.read() as uow:
         key = uow.scalars(select(ApiKeyRow).where(ApiKeyRow.public_id == public_id)).one_or_none()
-        if key is None or not hmac.compare_digest(key.secret_hash, hash_secret(secret)):
+        if key is None or not hmac.compare_digest(key.secret_hash, secret_hash):
             raise Unauthenticated("the API key is not valid.", code="invalid_api_key")
         if key.revoked_at is not None:
             raise Unauthenticated(
@@ -85,7 +92,16 @@ def authenticate(rt: Runtime, token: str) -> Principal:
     if stale:
         with rt.db.write() as uow:
             uow.get_one(ApiKeyRow, key.id).last_used_at = now
+    cache.put(public_id, secret_hash, principal, key.expires_at, generation, now)
     return principal
+
+
+def _principal_cache(rt: Runtime) -> PrincipalCache:
+    cache = rt.extensions.get("principal_cache")
+    if cache is None:
+        cache = rt.extensions["principal_cache"] = PrincipalCache(rt.settings.auth_cache_seconds)
+    assert isinstance(cache, PrincipalCache)
+    return cache
 
 
 def _principal_for_key(uow: Session, key: ApiKeyRow) -> Principal:

@@ -8,6 +8,7 @@ from corral.core.budgets import expire_reservations
 from corral.core.jobs import Job
 from corral.core.metric_alerts import evaluate_metric_rules
 from corral.core.retention import enforce_retention
+from corral.core.rollouts import evaluate_rollouts
 from corral.core.statistics import refresh_trace_statistics
 from corral.settings import Settings
 
@@ -19,6 +20,7 @@ def background_jobs(settings: Settings) -> list[Job]:
         Job("budget-expiry", 60, expire_reservations),
         Job("webhook-delivery", 2, deliver_webhooks),
         Job("metric-rules", settings.metric_rules_interval_seconds, evaluate_metric_rules),
+        Job("rollout-analysis", settings.rollout_interval_seconds, evaluate_rollouts),
         Job("trace-retention", settings.retention_interval_seconds, enforce_retention),
         Job("trace-statistics", settings.statistics_interval_seconds, refresh_trace_statistics),
     ]

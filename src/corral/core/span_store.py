@@ -76,6 +76,8 @@ def record_spans(
     *,
     default_agent: str | None = None,
     price_book: PriceBook | None = None,
+    along: Callable[[Session, datetime], None] | None = None,
+    durable: bool = True,
 ) -> list[StoredBatch]:
     """Store spans of one or more projects in one transaction, then notify the listeners.
 
@@ -84,6 +86,9 @@ def record_spans(
         batches: ``(project_id, spans)`` pairs; the spans are normalized already.
         default_agent: Agent name for spans that name none (the agent whose key sent them).
         price_book: Prices for spans without a cost; the bundled table by default.
+        along: More write work committed with the spans, or not at all (the gateway settles a
+            call's budget hold with the call's span).
+        durable: Wait for the commit to reach the disk (see :meth:`Database.write`).
     """
     work = list(batches)
 
@@ -101,6 +106,8 @@ def record_spans(
             )
             for project_id, spans in work
         ]
+        if along is not None:
+            along(uow, now)
         # The rollups of every request sharing this transaction are written together, in key
         # order, just before the commit: replicas then lock rollup rows in one global order and
         # cannot deadlock each other.
@@ -111,7 +118,7 @@ def record_spans(
         from corral.core.prices import price_book_for
 
         price_book = price_book_for(rt)
-    stored = group_committer(rt).run(write)
+    stored = group_committer(rt, durable=durable).run(write)
     for batch in stored:
         if not batch.spans:
             continue

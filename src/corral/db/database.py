@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -44,8 +45,24 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        immediate = connection.get_execution_options().get("corral_write", False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = connection.get_execution_options()
+        if options.get("corral_write", False):
+            # A WAL commit at NORMAL is safe from a process crash but not from a power loss
+            # until the next flushed commit or checkpoint; set per transaction.
+            lazy = not options.get("corral_durable", True)
+            connection.exec_driver_sql(f"PRAGMA synchronous={'NORMAL' if lazy else synchronous}")
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    """Transactions marked not durable commit without waiting for the WAL flush."""
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        if not connection.get_execution_options().get("corral_durable", True):
+            connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
 
 
 class Database:
@@ -71,6 +88,7 @@ class Database:
                 code="unsupported_database",
             )
         self.dialect: Dialect = "sqlite" if backend == "sqlite" else "postgresql"
+        self._file_lock: _FileLock | None = None
         if self.dialect == "sqlite":
             database = self.url.database
             if database and database != ":memory:":
@@ -92,7 +110,8 @@ class Database:
                 lock_path = (
                     Path(database).expanduser().with_name(Path(database).name + ".write-lock")
                 )
-                self._write_lock = _Chained(self._write_lock, _FileLock(lock_path))
+                self._file_lock = _FileLock(lock_path)
+                self._write_lock = _Chained(self._write_lock, self._file_lock)
         else:
             self.engine = create_engine(
                 self.url,
@@ -107,11 +126,22 @@ class Database:
                 json_serializer=dump_json,
                 json_deserializer=load_json,
             )
+            _configure_postgresql(self.engine)
             self._write_lock = nullcontext()
         self._reader = sessionmaker(bind=self.engine, expire_on_commit=False)
         self._writer = sessionmaker(
             bind=self.engine.execution_options(corral_write=True), expire_on_commit=False
         )
+        self._lazy_writer = sessionmaker(
+            bind=self.engine.execution_options(corral_write=True, corral_durable=False),
+            expire_on_commit=False,
+        )
+
+    @property
+    def single_writer(self) -> bool:
+        """Whether one transaction writes at a time (SQLite): concurrent writers then gain by
+        sharing a transaction and its durable commit, and cannot deadlock doing so."""
+        return self.dialect == "sqlite"
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -121,13 +151,22 @@ class Database:
             yield session
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """A unit of work that commits at the end of the block."""
-        with self._write_lock, self._writer() as session, session.begin():
+    def write(self, *, durable: bool = True) -> Iterator[Session]:
+        """A unit of work that commits at the end of the block.
+
+        Args:
+            durable: Wait for the commit to reach the disk. Without it the commit survives a
+                crash of the process but not of the machine (until the next durable commit);
+                for records whose loss the caller can accept in exchange for latency.
+        """
+        maker = self._writer if durable else self._lazy_writer
+        with self._write_lock, maker() as session, session.begin():
             yield session
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._file_lock is not None:
+            self._file_lock.close()
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
@@ -157,25 +196,29 @@ class _Chained:
 
 class _FileLock:
     """An exclusive ``flock`` held while this process writes; the process's other writers wait
-    on the thread lock first, so at most one thread per process waits here."""
+    on the thread lock first, so at most one thread per process waits here.
+
+    The lock file stays open between writes (opening it cost more than the lock itself); it is
+    reopened in a forked child, whose inherited descriptor would share the parent's lock."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
         self._handle: Any = None
+        self._pid = 0
 
     def __enter__(self) -> None:
-        handle = self._path.open("a")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        except BaseException:
-            handle.close()
-            raise
-        self._handle = handle
+        if self._handle is None or self._pid != os.getpid():
+            self._handle = self._path.open("a")
+            self._pid = os.getpid()
+        fcntl.flock(self._handle, fcntl.LOCK_EX)
 
     def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self._handle, fcntl.LOCK_UN)
+
+    def close(self) -> None:
         handle, self._handle = self._handle, None
         if handle is not None:
-            handle.close()  # closing releases the lock
+            handle.close()
 
 
 class _TimedLock:

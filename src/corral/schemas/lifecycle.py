@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from corral.schemas.common import Model, ResponseModel
 from corral.schemas.policies import ToolRule
 
+RolloutStatus = Literal["running", "paused", "succeeded", "aborted"]
 VersionState = Literal["draft", "candidate", "canary", "active", "deprecated", "retired", "aborted"]
 
 
@@ -161,6 +162,12 @@ class RolloutStep(Model):
         default=None, ge=1, description="Minimum canary sessions before the step is judged."
     )
 
+    @model_validator(mode="after")
+    def _bounded(self) -> RolloutStep:
+        if self.min_minutes is None and self.min_sessions is None:
+            raise ValueError("give a step 'min_minutes', 'min_sessions' or both")
+        return self
+
 
 class RolloutAnalysis(Model):
     """How much worse than stable the canary may be; each metric relative to stable, with a
@@ -219,12 +226,17 @@ class Rollout(ResponseModel):
     environment: str
     version: int
     stable_version: int | None
-    status: Literal["running", "paused", "succeeded", "aborted"]
+    status: RolloutStatus
     step: int
     step_started_at: datetime
     steps: list[RolloutStep]
     analysis: RolloutAnalysis
     results: list[StepResult]
+    live: StepResult | None = Field(
+        default=None,
+        description="The current step's analysis so far (not a verdict); only on a single "
+        "rollout that is running or paused.",
+    )
     reason: str
     created_by: str
     created_at: datetime

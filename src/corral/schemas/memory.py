@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from corral.schemas.common import Model, ResponseModel
+from corral.schemas.tenancy import Project
 
 
 class MemoryKind(StrEnum):
@@ -35,9 +36,11 @@ class TaskStatus(StrEnum):
 
 
 class Validity(StrEnum):
-    """Which versions a query sees: ``current`` (valid now), or ``all`` (history included)."""
+    """Which versions a query sees: ``current`` (valid now), ``superseded`` (no longer valid:
+    replaced by a newer item or past its ``valid_to``), or ``all`` (history included)."""
 
     CURRENT = "current"
+    SUPERSEDED = "superseded"
     ALL = "all"
 
 
@@ -136,6 +139,14 @@ class RememberManyResult(ResponseModel):
     duplicates: int
 
 
+class SupersedeRequest(Model):
+    content: str = Field(
+        min_length=1,
+        description="The new content; the new item keeps the old one's kind, key, tags, "
+        "pin, importance and status.",
+    )
+
+
 class ItemVersion(ResponseModel):
     version: int
     changed_at: datetime
@@ -190,6 +201,13 @@ class BriefUpdate(Model):
     goal: str | None = Field(default=None, max_length=20000)
     directory: str | None = Field(default=None, max_length=20000)
     notes: str | None = Field(default=None, max_length=20000)
+
+
+class MemoryProjectSummary(ResponseModel):
+    """A project in the list of memories: the project, and how many items it stores."""
+
+    project: Project
+    items: int = Field(description="Items stored, superseded versions included.")
 
 
 class ContextPack(ResponseModel):

@@ -107,6 +107,11 @@ def complete(project: str, item_id: int) -> Call[MemoryItem]:
     return Call("POST", f"{_base(project)}/items/{segment(item_id)}/complete", _item)
 
 
+def supersede(project: str, item_id: int, content: str) -> Call[RememberResult]:
+    path = f"{_base(project)}/items/{segment(item_id)}/supersede"
+    return Call("POST", path, parser(RememberResult), json={"content": content})
+
+
 def forget(project: str, item_id: int) -> Call[None]:
     return Call("DELETE", f"{_base(project)}/items/{segment(item_id)}", no_content)
 

@@ -47,6 +47,7 @@ from corral.sdk.cost import (
 )
 from corral.sdk.detection import AsyncFindings, Findings
 from corral.sdk.memory import AsyncMemory, Memory
+from corral.sdk.rollouts import AsyncRollouts, Rollouts
 from corral.sdk.traces import AsyncSessions, AsyncTraces, Sessions, Traces
 
 T = TypeVar("T")
@@ -339,6 +340,10 @@ class AsyncProjects(_Resource):
 class Agents(_Resource):
     _client: Client
 
+    def __init__(self, client: Client) -> None:
+        super().__init__(client)
+        self.rollouts = Rollouts(client)
+
     def list(self) -> builtins.list[Agent]:
         return self._client.collect(ops.list_agents)
 
@@ -424,6 +429,10 @@ class Agents(_Resource):
 
 class AsyncAgents(_Resource):
     _client: AsyncClient
+
+    def __init__(self, client: AsyncClient) -> None:
+        super().__init__(client)
+        self.rollouts = AsyncRollouts(client)
 
     async def list(self) -> builtins.list[Agent]:
         return await self._client.collect(ops.list_agents)

@@ -197,6 +197,7 @@ class Memory:
         key: str | None = None,
         status: Sequence[str] | None = None,
         validity: str | None = None,
+        pinned: bool | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> builtins.list[MemoryItem]:
@@ -204,6 +205,8 @@ class Memory:
         params = ops.filters(kinds, tags, key, validity, since, until)
         if status:
             params["status"] = builtins.list(status)
+        if pinned is not None:
+            params["pinned"] = "true" if pinned else "false"
         return self._client.collect(ops.list_items(project, params, 500))
 
     def history(self, project: str, item_id: int) -> builtins.list[ItemVersion]:
@@ -234,6 +237,11 @@ class Memory:
     def complete(self, project: str, item_id: int) -> MemoryItem:
         """Mark a task done."""
         return self._client.call(ops.complete(project, item_id))
+
+    def supersede(self, project: str, item_id: int, content: str) -> RememberResult:
+        """Replace a current item by a new one with ``content`` (same kind, key, tags, pin,
+        importance and status); the old one is closed and stays in history."""
+        return self._client.call(ops.supersede(project, item_id, content))
 
     def brief(self, project: str) -> Brief:
         return self._client.call(ops.get_brief(project))
@@ -364,12 +372,15 @@ class AsyncMemory:
         key: str | None = None,
         status: Sequence[str] | None = None,
         validity: str | None = None,
+        pinned: bool | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> builtins.list[MemoryItem]:
         params = ops.filters(kinds, tags, key, validity, since, until)
         if status:
             params["status"] = builtins.list(status)
+        if pinned is not None:
+            params["pinned"] = "true" if pinned else "false"
         return await self._client.collect(ops.list_items(project, params, 500))
 
     async def history(self, project: str, item_id: int) -> builtins.list[ItemVersion]:
@@ -399,6 +410,9 @@ class AsyncMemory:
 
     async def complete(self, project: str, item_id: int) -> MemoryItem:
         return await self._client.call(ops.complete(project, item_id))
+
+    async def supersede(self, project: str, item_id: int, content: str) -> RememberResult:
+        return await self._client.call(ops.supersede(project, item_id, content))
 
     async def brief(self, project: str) -> Brief:
         return await self._client.call(ops.get_brief(project))

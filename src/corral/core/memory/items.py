@@ -10,7 +10,7 @@ from corral.core.memory import text
 from corral.core.memory.describe import describe_item, describe_version
 from corral.core.memory.remember import check_content_size, index_text
 from corral.core.memory.scope import activity_is_stale, enter, note_read, record_activity
-from corral.core.memory.store import ItemFilter
+from corral.core.memory.store import ItemFilter, validity_bounds
 from corral.core.pagination import decode_cursor, encode_cursor
 from corral.core.runtime import Runtime
 from corral.errors import InvalidRequest
@@ -50,19 +50,26 @@ def list_items(
     key: str | None = None,
     status: tuple[TaskStatus, ...] = (),
     validity: Validity = Validity.CURRENT,
+    pinned: bool | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = 100,
     cursor: str | None = None,
 ) -> Page[MemoryItem]:
-    """Items of a project, newest first, with the same filters as recall."""
+    """Items of a project, newest first, with the same filters as recall (and ``status``,
+    ``pinned``)."""
     now = rt.clock.now()
+    current, ended = validity_bounds(validity.value, now)
+    if status and not kinds:
+        kinds = (MemoryKind.TASK,)  # only tasks have a status, and the kind is indexed
     where = ItemFilter(
         kinds=tuple(k.value for k in kinds),
         tags=tags,
         key=key,
         status=tuple(s.value for s in status),
-        current_at=now if validity is Validity.CURRENT else None,
+        current_at=current,
+        ended_at=ended,
+        pinned=pinned,
         since=since,
         until=until,
     )

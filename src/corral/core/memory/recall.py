@@ -21,7 +21,7 @@ from corral.core.memory import ranking, text
 from corral.core.memory.dense import load_encoder
 from corral.core.memory.describe import describe_item
 from corral.core.memory.scope import activity_is_stale, enter, note_read
-from corral.core.memory.store import ItemFilter, ProjectMemory
+from corral.core.memory.store import ItemFilter, ProjectMemory, validity_bounds
 from corral.core.runtime import Runtime
 from corral.errors import InvalidRequest
 from corral.schemas.access import Permission
@@ -58,11 +58,13 @@ class RecallQuery:
             raise InvalidRequest(f"limit must be 1 to {MAX_LIMIT}.", code="invalid_limit")
 
     def where(self, now: datetime) -> ItemFilter:
+        current, ended = validity_bounds(self.validity.value, now)
         return ItemFilter(
             kinds=tuple(k.value for k in self.kinds),
             tags=self.tags,
             key=self.key,
-            current_at=now if self.validity is Validity.CURRENT else None,
+            current_at=current,
+            ended_at=ended,
             since=self.since,
             until=self.until,
         )

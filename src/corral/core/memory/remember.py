@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from corral.core.access import Principal
 from corral.core.memory import text
 from corral.core.memory.describe import describe_item, describe_values
 from corral.core.memory.scope import enter, record_activity
-from corral.core.memory.store import ProjectMemory
+from corral.core.memory.store import ProjectMemory, is_current
 from corral.core.runtime import Runtime
 from corral.db.schema import MemoryItemRow
 from corral.errors import Conflict, InvalidRequest, PayloadTooLarge
@@ -31,6 +33,7 @@ from corral.schemas.memory import (
     MemoryItem,
     MemoryItemCreate,
     MemoryKind,
+    MemorySource,
     RememberManyResult,
     RememberRequest,
     RememberResult,
@@ -127,46 +130,95 @@ def remember_many(
     with rt.db.write() as uow:
         mem = enter(uow, actor, project, Permission.MEMORY_WRITE)
         plan = _plan(mem, items, supersede=supersede, author=actor.label, now=now)
-        ids = mem.insert(plan.rows, actor.label, now)
-        to_close = [*plan.superseded_existing, *(ids[i] for i in plan.superseded_new)]
-        existing = mem.by_ids(sorted(to_close))
-        superseded_by_item: dict[int, list[int]] = {}
-        for old_id, new_index in plan.superseded_existing.items():
-            _close(mem, existing[old_id], ids[new_index], actor.label, now)
-            superseded_by_item.setdefault(new_index, []).append(old_id)
-        for old_index, new_index in plan.superseded_new.items():
-            _close(mem, existing[ids[old_index]], ids[new_index], actor.label, now)
-            superseded_by_item.setdefault(new_index, []).append(ids[old_index])
-        record_activity(uow, actor, mem.project, now)
-        uow.flush()
-        # New rows are described from what was inserted; only rows changed since (closed by a
-        # later item of the batch) or found as duplicates are read back.
-        loaded = {
-            **existing,
-            **mem.by_ids(sorted({r for k, r in plan.outcomes if k == "duplicate"})),
-        }
+        return _store(uow, mem, actor, project, plan, now)
 
-        def shown(item_id: int, values: dict[str, Any] | None) -> MemoryItem:
-            if item_id in loaded or values is None:
-                return describe_item(loaded[item_id], project)
-            return describe_values(item_id, values, project)
 
-        results = []
-        for kind, ref in plan.outcomes:
-            if kind == "new":
-                replaced = sorted(superseded_by_item.get(ref, []))
-                results.append(
-                    RememberResult(
-                        outcome="superseded" if replaced else "created",
-                        item=shown(ids[ref], plan.rows[ref]),
-                        superseded=replaced,
-                    )
+def supersede_item(
+    rt: Runtime, actor: Principal, project: str, item_id: int, content: str
+) -> RememberResult:
+    """Replace a current item by a new one with ``content``: the new item keeps the old one's
+    kind, key, tags, source, session, pin, importance and status, and the old one is closed
+    (``valid_to`` now, ``superseded_by`` the new item) as when a key is remembered again."""
+    check_content_size(rt, content)
+    now = rt.clock.now()
+    with rt.db.write() as uow:
+        mem = enter(uow, actor, project, Permission.MEMORY_WRITE)
+        old = mem.get(item_id)
+        if not is_current(old.valid_from, old.valid_to, now):
+            raise Conflict(
+                f"item {item_id} is no longer current"
+                + (f" (superseded by item {old.superseded_by})" if old.superseded_by else "")
+                + "; supersede the current item instead.",
+                code="memory_item_not_current",
+                details={"item_id": item_id, "superseded_by": old.superseded_by},
+            )
+        item = MemoryItemCreate(
+            kind=MemoryKind(old.kind),
+            key=old.key,
+            content=content,
+            tags=list(old.tags),
+            source=MemorySource(old.source),
+            session=old.session,
+            pinned=old.pinned,
+            importance=old.importance,
+            status=TaskStatus(old.status) if old.status else None,
+        )
+        plan = _plan(mem, [item], supersede=True, author=actor.label, now=now)
+        if plan.outcomes[0][0] != "new":
+            raise InvalidRequest(
+                f"the new content is the same as current item {plan.outcomes[0][1]}'s: "
+                "nothing to supersede.",
+                code="supersede_unchanged",
+                details={"item_id": plan.outcomes[0][1]},
+            )
+        plan.superseded_existing.setdefault(old.id, 0)  # an item without a key is named here
+        return _store(uow, mem, actor, project, plan, now).results[0]
+
+
+def _store(
+    uow: Session, mem: ProjectMemory, actor: Principal, project: str, plan: _Plan, now: datetime
+) -> RememberManyResult:
+    """Write a plan: insert the new rows, close the items they supersede, answer per item."""
+    ids = mem.insert(plan.rows, actor.label, now)
+    to_close = [*plan.superseded_existing, *(ids[i] for i in plan.superseded_new)]
+    existing = mem.by_ids(sorted(to_close))
+    superseded_by_item: dict[int, list[int]] = {}
+    for old_id, new_index in plan.superseded_existing.items():
+        _close(mem, existing[old_id], ids[new_index], actor.label, now)
+        superseded_by_item.setdefault(new_index, []).append(old_id)
+    for old_index, new_index in plan.superseded_new.items():
+        _close(mem, existing[ids[old_index]], ids[new_index], actor.label, now)
+        superseded_by_item.setdefault(new_index, []).append(ids[old_index])
+    record_activity(uow, actor, mem.project, now)
+    uow.flush()
+    # New rows are described from what was inserted; only rows changed since (closed by a
+    # later item of the batch) or found as duplicates are read back.
+    loaded = {
+        **existing,
+        **mem.by_ids(sorted({r for k, r in plan.outcomes if k == "duplicate"})),
+    }
+
+    def shown(item_id: int, values: dict[str, Any] | None) -> MemoryItem:
+        if item_id in loaded or values is None:
+            return describe_item(loaded[item_id], project)
+        return describe_values(item_id, values, project)
+
+    results = []
+    for kind, ref in plan.outcomes:
+        if kind == "new":
+            replaced = sorted(superseded_by_item.get(ref, []))
+            results.append(
+                RememberResult(
+                    outcome="superseded" if replaced else "created",
+                    item=shown(ids[ref], plan.rows[ref]),
+                    superseded=replaced,
                 )
-            elif kind == "duplicate":
-                results.append(RememberResult(outcome="duplicate", item=shown(ref, None)))
-            else:
-                earlier = shown(ids[ref], plan.rows[ref])
-                results.append(RememberResult(outcome="duplicate", item=earlier))
+            )
+        elif kind == "duplicate":
+            results.append(RememberResult(outcome="duplicate", item=shown(ref, None)))
+        else:
+            earlier = shown(ids[ref], plan.rows[ref])
+            results.append(RememberResult(outcome="duplicate", item=earlier))
     created = sum(1 for kind, _ in plan.outcomes if kind == "new")
     return RememberManyResult(
         results=results, created=created, duplicates=len(plan.outcomes) - created

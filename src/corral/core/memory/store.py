@@ -53,15 +53,33 @@ def current_at(now: datetime) -> ColumnElement[bool]:
     return and_(ITEM.valid_from <= now, or_(ITEM.valid_to.is_(None), ITEM.valid_to > now))
 
 
+def is_current(valid_from: datetime, valid_to: datetime | None, now: datetime) -> bool:
+    """Whether an item is valid at ``now`` (the rule of :func:`current_at`, for a loaded item)."""
+    return valid_from <= now and (valid_to is None or valid_to > now)
+
+
+def validity_bounds(validity: str, now: datetime) -> tuple[datetime | None, datetime | None]:
+    """``(current_at, ended_at)`` of an :class:`ItemFilter` for a validity: ``current``,
+    ``superseded`` (no longer valid at ``now``) or ``all``."""
+    if validity == "current":
+        return now, None
+    if validity == "superseded":
+        return None, now
+    return None, None
+
+
 @dataclass(frozen=True)
 class ItemFilter:
-    """Filters shared by list and recall. ``current_at`` None means every version."""
+    """Filters shared by list and recall. ``current_at`` None means every version;
+    ``ended_at`` keeps only items no longer valid then (superseded or expired)."""
 
     kinds: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     key: str | None = None
     status: tuple[str, ...] = ()
     current_at: datetime | None = None
+    ended_at: datetime | None = None
+    pinned: bool | None = None
     since: datetime | None = None
     until: datetime | None = None
 
@@ -75,6 +93,10 @@ class ItemFilter:
             out.append(ITEM.status.in_(self.status))
         if self.current_at is not None:
             out.append(current_at(self.current_at))
+        if self.ended_at is not None:
+            out.append(ITEM.valid_to <= self.ended_at)
+        if self.pinned is not None:
+            out.append(ITEM.pinned == self.pinned)
         if self.since is not None:
             out.append(ITEM.valid_from >= self.since)
         if self.until is not None:
@@ -395,3 +417,14 @@ def _snapshot_of(values: dict[str, Any]) -> dict[str, Any]:
         "valid_to": iso(values.get("valid_to")),
         "superseded_by": values.get("superseded_by"),
     }
+
+
+def item_counts(uow: Session, project_ids: Sequence[int]) -> dict[int, int]:
+    """Items stored per project, from the search statistics (no scan of the items), for
+    projects the caller has already been allowed to read."""
+    if not project_ids:
+        return {}
+    query = select(MemoryStatsRow.project_id, MemoryStatsRow.doc_count).where(
+        MemoryStatsRow.project_id.in_(list(project_ids))
+    )
+    return {int(pid): int(count) for pid, count in uow.execute(query)}

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -40,6 +41,17 @@ class MemoryItemRow(Base):
         Index(None, "project_id", "session", "id"),
         # Lookups by id always carry the project: with this index they stay point lookups.
         Index(None, "project_id", "id"),
+        # Listing pinned (or unpinned) items newest first reads only those.
+        Index(None, "project_id", "pinned", "id"),
+        # Listing superseded and expired items newest first reads only items with an end,
+        # however few there are among the current ones.
+        Index(
+            "ix_memory_items_project_id_id_ended",
+            "project_id",
+            "id",
+            sqlite_where=text("valid_to IS NOT NULL"),
+            postgresql_where=text("valid_to IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from corral.core import deployments, versions
+from corral.core import deployments, rollouts, versions
 from corral.schemas.lifecycle import (
     AgentVersion,
     Deployment,
@@ -12,6 +12,10 @@ from corral.schemas.lifecycle import (
     DraftUpdate,
     ResolvedVersion,
     RollbackRequest,
+    Rollout,
+    RolloutAction,
+    RolloutCreate,
+    RolloutStatus,
     VersionCreate,
     VersionDiff,
     VersionTransition,
@@ -86,3 +90,63 @@ def resolve(
     session: Annotated[str | None, Query(max_length=256)] = None,
 ) -> ResolvedVersion:
     return deployments.resolve(rt, actor, agent, environment, session)
+
+
+@router.get("/rollouts", summary="An agent's rollouts, newest first")
+def list_rollouts(
+    rt: RuntimeDep,
+    actor: Actor,
+    agent: str,
+    status: Annotated[RolloutStatus | None, Query()] = None,
+) -> list[Rollout]:
+    return rollouts.list_rollouts(rt, actor, agent, status=status)
+
+
+@router.post(
+    "/rollouts",
+    status_code=201,
+    summary="Start a staged rollout of a version as a canary, judged step by step",
+)
+def start_rollout(rt: RuntimeDep, actor: Actor, agent: str, body: RolloutCreate) -> Rollout:
+    return rollouts.start_rollout(rt, actor, agent, body)
+
+
+@router.get("/rollouts/{rollout_id}", summary="A rollout with the analysis of every step")
+def get_rollout(rt: RuntimeDep, actor: Actor, agent: str, rollout_id: int) -> Rollout:
+    return rollouts.get_rollout(rt, actor, agent, rollout_id)
+
+
+@router.post(
+    "/rollouts/{rollout_id}/analyze",
+    summary="Judge the current step now if it is due (the background job does it periodically)",
+)
+def analyze_rollout(rt: RuntimeDep, actor: Actor, agent: str, rollout_id: int) -> Rollout:
+    return rollouts.analyze_rollout(rt, actor, agent, rollout_id)
+
+
+@router.post("/rollouts/{rollout_id}/pause", summary="Stop judging; the canary keeps its weight")
+def pause_rollout(
+    rt: RuntimeDep, actor: Actor, agent: str, rollout_id: int, body: RolloutAction
+) -> Rollout:
+    return rollouts.pause_rollout(rt, actor, agent, rollout_id, body.reason)
+
+
+@router.post("/rollouts/{rollout_id}/resume", summary="Judge again; the current step starts over")
+def resume_rollout(
+    rt: RuntimeDep, actor: Actor, agent: str, rollout_id: int, body: RolloutAction
+) -> Rollout:
+    return rollouts.resume_rollout(rt, actor, agent, rollout_id, body.reason)
+
+
+@router.post("/rollouts/{rollout_id}/promote", summary="Make the canary active now")
+def promote_rollout(
+    rt: RuntimeDep, actor: Actor, agent: str, rollout_id: int, body: RolloutAction
+) -> Rollout:
+    return rollouts.promote_rollout(rt, actor, agent, rollout_id, body.reason)
+
+
+@router.post("/rollouts/{rollout_id}/abort", summary="Take the canary out now (weight 0, aborted)")
+def abort_rollout(
+    rt: RuntimeDep, actor: Actor, agent: str, rollout_id: int, body: RolloutAction
+) -> Rollout:
+    return rollouts.abort_rollout(rt, actor, agent, rollout_id, body.reason)

@@ -29,6 +29,7 @@ from corral.schemas.memory import (
     RememberManyResult,
     RememberRequest,
     RememberResult,
+    SupersedeRequest,
     TaskStatus,
     Validity,
 )
@@ -85,6 +86,7 @@ def list_items(
     key: str | None = None,
     status: Statuses = None,
     validity: Validity = Validity.CURRENT,
+    pinned: bool | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Limit = 100,
@@ -99,6 +101,7 @@ def list_items(
         key=key,
         status=tuple(status or ()),
         validity=validity,
+        pinned=pinned,
         since=since,
         until=until,
         limit=limit,
@@ -121,6 +124,20 @@ def update_item(
     rt: RuntimeDep, actor: Actor, project: str, item_id: int, body: MemoryItemUpdate
 ) -> MemoryItem:
     return items.update_item(rt, actor, project, item_id, body)
+
+
+@router.post(
+    "/items/{item_id}/supersede",
+    summary="Replace a current item by a new one with new content (the old one stays in history)",
+    responses={
+        409: {"description": "The item is no longer current"},
+        413: {"description": "Content over CORRAL_MEMORY_MAX_ITEM_BYTES"},
+    },
+)
+def supersede_item(
+    rt: RuntimeDep, actor: Actor, project: str, item_id: int, body: SupersedeRequest
+) -> RememberResult:
+    return remember.supersede_item(rt, actor, project, item_id, body.content)
 
 
 @router.post("/items/{item_id}/complete", summary="Mark a task done")

@@ -8,9 +8,12 @@ from fastapi.staticfiles import StaticFiles
 
 from corral.errors import CorralError
 from corral.server.console import (
+    agent_pages,
     audit_pages,
     cost_pages,
     finding_pages,
+    memory_item_pages,
+    memory_pages,
     overview_pages,
     session_pages,
     settings_pages,
@@ -36,6 +39,9 @@ def install_console(app: FastAPI) -> None:
         trace_pages,
         cost_pages,
         finding_pages,
+        memory_pages,
+        memory_item_pages,
+        agent_pages,
         audit_pages,
         settings_pages,
     ):
