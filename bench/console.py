@@ -34,15 +34,18 @@ from traces import BIG_TRACE, GRAPH_SESSION, START, seed
 
 from corral.core import logins, users
 from corral.core.access import Principal
+from corral.core.agents import create_agent
 from corral.core.alerts import raise_alert
 from corral.core.bootstrap import bootstrap_workspace
 from corral.core.budgets import create_budget
 from corral.core.clock import ManualClock
 from corral.core.keys import authenticate
+from corral.core.members import grant_agent
 from corral.core.runtime import Runtime
 from corral.db.schema import FindingRow, ProjectRow
+from corral.schemas.access import Role
 from corral.schemas.budgets import BudgetCreate
-from corral.schemas.tenancy import UserCreate
+from corral.schemas.tenancy import AgentCreate, UserCreate
 from corral.server.app import create_app
 from corral.settings import Settings
 
@@ -72,7 +75,9 @@ PAGES: dict[str, str] = {
     "memory": "/console/memory",
     "memory_project": "/console/memory/bench",
     "memory_search": "/console/memory/bench?q=kalo",
+    "memory_item": "/console/memory/bench/items/1",
     "agents": "/console/agents",
+    "agent": "/console/agents/support-bot",
     "audit": "/console/audit",
     "settings": "/console/settings",
 }
@@ -124,16 +129,19 @@ def seed_rest(rt: Runtime, memory_items: int) -> tuple[dict[str, float], Princip
                 project_id=project.id,
                 now=NOW - timedelta(minutes=number),
             )
+    # The agent the seeded traces name, registered: the overview and agent pages show its status.
+    create_agent(rt, admin, AgentCreate(name="support-bot", description="Answers tickets"))
+    grant_agent(rt, admin, "bench", "support-bot", Role.MEMBER)
     for scope, window in (("project", "month"), ("agent", "day")):
         create_budget(
             rt,
             admin,
             BudgetCreate(
                 name=f"bench {scope}",
-                scope=scope,  # type: ignore[arg-type]
+                scope=scope,
                 project="bench",
                 limit=100.0,
-                window=window,  # type: ignore[arg-type]
+                window=window,
                 thresholds=[50, 80],
             ),
         )
@@ -164,7 +172,7 @@ def time_pages(
         for _ in range(2):
             client.get(path)
         times = []
-        for _ in range(runs if "5000" not in name else max(5, runs // 4)):
+        for _ in range(runs):
             began = time.perf_counter()
             response = client.get(path)
             times.append((time.perf_counter() - began) * 1000)
@@ -237,18 +245,18 @@ def main() -> None:
                 results = time_pages(client, pages, runs)
         finally:
             rt.db.dispose()
-    rows = []
-    for name, figures in results.items():
-        if isinstance(figures, str):
-            rows.append((name, "-", "-", "-", figures))
+    rows: list[tuple[str, ...]] = []
+    for name, timing in results.items():
+        if isinstance(timing, str):
+            rows.append((name, "-", "-", "-", timing))
             continue
-        verdict = "ok" if figures["p95_ms"] <= TARGET_P95_MS else "OVER"
+        verdict = "ok" if timing["p95_ms"] <= TARGET_P95_MS else "OVER"
         rows.append(
             (
                 name,
-                f"{figures['p50_ms']:.1f}",
-                f"{figures['p95_ms']:.1f}",
-                f"{figures['bytes'] / 1024:.0f}",
+                f"{timing['p50_ms']:.1f}",
+                f"{timing['p95_ms']:.1f}",
+                f"{timing['bytes'] / 1024:.0f}",
                 verdict,
             )
         )
