@@ -256,13 +256,22 @@ def pages(url: str, project: str) -> dict[str, str]:
         "finding": "",
         "alerts": "/console/findings/alerts",
         "memory": "/console/memory",
+        "memory-project": "",
         "agents": "/console/agents",
+        "agent": "",
         "audit": "/console/audit",
         "settings": "/console/settings",
     }
 
 
-def shoot(url: str, email: str, password: str, project: str, out: Path) -> list[str]:
+def _first_link(page: Any, selector: str) -> str:
+    links = page.locator(selector)
+    return (links.first.get_attribute("href") or "") if links.count() else ""
+
+
+def shoot(
+    url: str, email: str, password: str, project: str, agent: str | None, out: Path
+) -> list[str]:
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
@@ -294,8 +303,17 @@ def shoot(url: str, email: str, password: str, project: str, out: Path) -> list[
                 links = page.locator("table.waterfall a[href*='/spans/']")
                 found["span"] = links.nth(min(2, links.count() - 1)).get_attribute("href") or ""
             if name == "sessions":
-                looping = page.locator("tr", has_text="refund-4711").locator("a").first
-                found["session"] = looping.get_attribute("href") or ""
+                found["session"] = _first_link(page, "main table tr:has-text('halted') a") or (
+                    _first_link(page, "main table tbody a")
+                )
+            if name == "memory":
+                found["memory-project"] = _first_link(page, "main table tbody a")
+            if name == "agents":
+                found["agent"] = (
+                    f"/console/agents/{agent}"
+                    if agent
+                    else _first_link(page, "main table tbody a[href^='/console/agents/']")
+                )
             if name == "findings":
                 first = page.locator("main table a[href^='/console/findings/']").first
                 found["finding"] = first.get_attribute("href") or "" if first.count() else ""
@@ -314,14 +332,17 @@ def main() -> None:
     parser.add_argument("--email", default=EMAIL)
     parser.add_argument("--password", default=PASSWORD)
     parser.add_argument("--project", default="support", help="Project whose pages to show.")
+    parser.add_argument("--agent", help="Agent whose page to show (default: the first).")
     parser.add_argument("--out", type=Path, default=OUT, help="Where to write the PNG files.")
     args = parser.parse_args()
     if args.url:
-        saved = shoot(args.url.rstrip("/"), args.email, args.password, args.project, args.out)
+        saved = shoot(
+            args.url.rstrip("/"), args.email, args.password, args.project, args.agent, args.out
+        )
     else:
         with demo_server() as (url, key):
             project = populate(url, key)
-            saved = shoot(url, EMAIL, PASSWORD, project, args.out)
+            saved = shoot(url, EMAIL, PASSWORD, project, args.agent, args.out)
     print("\n".join(saved))
 
 

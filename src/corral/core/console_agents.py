@@ -44,12 +44,12 @@ class AgentDetail:
     compare: tuple[int, int] | None = None
 
 
-def _last_activity(uow: Session, actor: Principal, agent: AgentRow) -> datetime | None:
-    """When the agent's newest trace started, in its projects that the viewer reaches (naming
-    the projects lets the (project, agent, start) index answer)."""
-    granted = select(ProjectMemberRow.project_id).where(ProjectMemberRow.agent_id == agent.id)
+def last_activity(uow: Session, actor: Principal, agent_id: int, name: str) -> datetime | None:
+    """When the newest trace the agent led started, in its projects that the viewer reaches
+    (naming the projects lets the (project, agent, start) index answer)."""
+    granted = select(ProjectMemberRow.project_id).where(ProjectMemberRow.agent_id == agent_id)
     query = select(func.max(TraceRow.start_time)).where(
-        TraceRow.project_id.in_(granted), TraceRow.agent_name == agent.name
+        TraceRow.project_id.in_(granted), TraceRow.agent_name == name
     )
     scope = actor.project_scope()
     if scope is not None:
@@ -79,7 +79,7 @@ def agent_summaries(rt: Runtime, actor: Principal) -> list[AgentSummary]:
             summary = summaries[rollout.agent_id]
             summary.rollouts.append(rollouts.describe_rollout(uow, rollout, summary.agent.name))
         for agent_id, summary in summaries.items():
-            summary.last_activity = _last_activity(uow, actor, uow.get_one(AgentRow, agent_id))
+            summary.last_activity = last_activity(uow, actor, agent_id, summary.agent.name)
     return list(summaries.values())
 
 
@@ -109,7 +109,8 @@ def agent_detail(
         for r in listed
     ]
     with rt.db.read() as uow:
-        last = _last_activity(uow, actor, find_agent(uow, actor, name))
+        row = find_agent(uow, actor, name)
+        last = last_activity(uow, actor, row.id, row.name)
     return AgentDetail(
         agent=agent,
         versions=listed_versions,

@@ -12,6 +12,7 @@ from corral.core.agents import list_agents
 from corral.core.alerts import list_alerts
 from corral.core.audit_trail import AuditFilter, list_events
 from corral.core.budgets import budget_usage, list_budgets
+from corral.core.console_agents import last_activity
 from corral.core.costs import cost_report
 from corral.core.projects import list_projects
 from corral.core.runtime import Runtime
@@ -21,7 +22,6 @@ from corral.db.schema import (
     FindingRow,
     ProjectRow,
     SessionRow,
-    TraceRow,
 )
 from corral.errors import Forbidden
 from corral.schemas.access import Permission
@@ -115,19 +115,8 @@ def overview(rt: Runtime, actor: Principal, *, environment: str = "production") 
             ).all()
         )
         since = now - RATE_WINDOW
-        project_ids = {name: pid for pid, name in readable.items()}
-        for status in statuses.values():
-            # One indexed max per (project, agent): the newest trace the agent ran.
-            moments = [
-                uow.scalar(
-                    select(func.max(TraceRow.start_time)).where(
-                        TraceRow.project_id == project_ids[p], TraceRow.agent_name == status.name
-                    )
-                )
-                for p in status.projects
-                if p in project_ids
-            ]
-            status.last_activity = max((m for m in moments if m is not None), default=None)
+        for agent_id, name in ids.items():
+            statuses[name].last_activity = last_activity(uow, actor, agent_id, name)
         for agent, count in uow.execute(
             select(SessionRow.agent_name, func.count())
             .where(SessionRow.project_id.in_(readable), SessionRow.last_seen >= since)
