@@ -73,3 +73,48 @@ def test_concurrent_writers_on_two_runtimes_keep_exact_rollups(
         assert uow.scalar(select(func.sum(SessionRow.span_count))) == BATCHES * 30
         assert uow.scalar(select(func.sum(SessionRow.llm_calls))) == BATCHES * 20
         assert uow.scalar(select(func.count()).select_from(SessionRow)) == 5
+
+
+def test_every_agent_in_a_trace_has_its_last_activity(runtime: Runtime, admin_key: str) -> None:
+    """An agent that only ever works inside another's trace is still seen working."""
+    from sqlalchemy import select
+
+    from corral.core.console_agents import last_activity
+    from corral.core.keys import authenticate
+    from corral.db.schema import AgentRow, ProjectMemberRow
+
+    admin = authenticate(runtime, admin_key)
+    with runtime.db.write() as uow:
+        project = ProjectRow(name="p", description="", created_at=START, last_active_at=START)
+        uow.add(project)
+        for name in ("planner", "coder"):
+            uow.add(AgentRow(name=name, description="", created_at=START))
+        uow.flush()
+        agents = {a.name: a.id for a in uow.scalars(select(AgentRow))}
+        for agent_id in agents.values():
+            uow.add(
+                ProjectMemberRow(
+                    project_id=project.id, agent_id=agent_id, role="member", created_at=START
+                )
+            )
+        project_id = project.id
+
+    def span(number: int, agent: str, seconds: int) -> NormalizedSpan:
+        return NormalizedSpan(
+            trace_id="a" * 32,
+            span_id=f"{number:016x}",
+            parent_span_id=None if number == 1 else f"{1:016x}",
+            name=agent,
+            start_time=START + timedelta(seconds=seconds),
+            end_time=START + timedelta(seconds=seconds + 1),
+            span_type="agent",
+            agent_name=agent,
+        )
+
+    record_spans(runtime, [(project_id, [span(1, "planner", 0), span(2, "coder", 5)])])
+    record_spans(runtime, [(project_id, [span(3, "coder", 30)])])
+    with runtime.db.read() as uow:
+        assert last_activity(uow, admin, agents["planner"], "planner") == START + timedelta(
+            seconds=1
+        )
+        assert last_activity(uow, admin, agents["coder"], "coder") == START + timedelta(seconds=31)

@@ -13,7 +13,13 @@ from corral.core import deployments, policies, rollouts, versions
 from corral.core.access import Principal
 from corral.core.agents import authorize_agent_change, find_agent, get_agent, list_agents
 from corral.core.runtime import Runtime
-from corral.db.schema import AgentRow, DeploymentRow, ProjectMemberRow, RolloutRow, TraceRow
+from corral.db.schema import (
+    AgentActivityRow,
+    AgentRow,
+    DeploymentRow,
+    ProjectMemberRow,
+    RolloutRow,
+)
 from corral.errors import Forbidden
 from corral.schemas.access import Permission
 from corral.schemas.lifecycle import AgentVersion, Deployment, Rollout, VersionDiff
@@ -45,15 +51,14 @@ class AgentDetail:
 
 
 def last_activity(uow: Session, actor: Principal, agent_id: int, name: str) -> datetime | None:
-    """When the newest trace the agent led started, in its projects that the viewer reaches
-    (naming the projects lets the (project, agent, start) index answer)."""
+    """When the agent's newest span ended, in its projects that the viewer reaches."""
     granted = select(ProjectMemberRow.project_id).where(ProjectMemberRow.agent_id == agent_id)
-    query = select(func.max(TraceRow.start_time)).where(
-        TraceRow.project_id.in_(granted), TraceRow.agent_name == name
+    query = select(func.max(AgentActivityRow.last_seen)).where(
+        AgentActivityRow.project_id.in_(granted), AgentActivityRow.agent_name == name
     )
     scope = actor.project_scope()
     if scope is not None:
-        query = query.where(TraceRow.project_id.in_(scope))
+        query = query.where(AgentActivityRow.project_id.in_(scope))
     return uow.execute(query).scalar_one_or_none()
 
 

@@ -24,7 +24,7 @@ from corral.core.pricing import PriceBook, TokenUsage, default_price_book
 from corral.core.projects import touch_project
 from corral.core.runtime import Runtime
 from corral.db.bulk import bulk_insert_ignoring_conflicts
-from corral.db.schema import CostDailyRow, SessionRow, SpanRow, TraceRow
+from corral.db.schema import AgentActivityRow, CostDailyRow, SessionRow, SpanRow, TraceRow
 from corral.db.upsert import upsert_rollups
 
 log = logging.getLogger("corral.spans")
@@ -50,11 +50,13 @@ class Rollups:
     traces: list[dict[str, Any]]
     sessions: list[dict[str, Any]]
     costs: list[dict[str, Any]] = field(default_factory=list)
+    agents: list[dict[str, Any]] = field(default_factory=list)
 
     def apply(self, uow: Session) -> None:
         _upsert_traces(uow, self.traces)
         _upsert_sessions(uow, self.sessions)
         _upsert_costs(uow, self.costs)
+        _upsert_agents(uow, self.agents)
 
     @staticmethod
     def apply_all(uow: Session, batches: list[Rollups]) -> None:
@@ -62,6 +64,7 @@ class Rollups:
             [row for b in batches for row in b.traces],
             [row for b in batches for row in b.sessions],
             [row for b in batches for row in b.costs],
+            [row for b in batches for row in b.agents],
         ).apply(uow)
 
 
@@ -163,6 +166,7 @@ def store_spans(
         _trace_rows(project_id, fresh),
         _session_rows(project_id, fresh),
         _cost_rows(project_id, fresh),
+        _agent_rows(project_id, fresh),
     )
     if defer is None:
         rollups.apply(uow)
@@ -492,6 +496,32 @@ def _upsert_costs(uow: Session, rows: list[dict[str, Any]]) -> None:
         rows,
         key=("project_id", "day", "agent", "user_id", "model", "provider"),
         add=_COST_COUNTERS,
+    )
+
+
+def _agent_rows(project_id: int, spans: list[NormalizedSpan]) -> list[dict[str, Any]]:
+    return [
+        {
+            "project_id": project_id,
+            "agent_name": agent,
+            "first_seen": min(s.start_time for s in members),
+            "last_seen": max(s.end_time for s in members),
+            "span_count": len(members),
+        }
+        for agent, members in _group(spans, lambda s: s.agent_name).items()
+        if agent is not None
+    ]
+
+
+def _upsert_agents(uow: Session, rows: list[dict[str, Any]]) -> None:
+    upsert_rollups(
+        uow,
+        AgentActivityRow.__table__,  # type: ignore[arg-type]
+        rows,
+        key=("project_id", "agent_name"),
+        add=("span_count",),
+        least=("first_seen",),
+        greatest=("last_seen",),
     )
 
 

@@ -39,7 +39,7 @@ from corral.db.schema.memory import (
     MemoryTermRow,
     MemoryVersionRow,
 )
-from corral.db.schema.observability import SessionRow, SpanRow, TraceRow
+from corral.db.schema.observability import AgentActivityRow, SessionRow, SpanRow, TraceRow
 from corral.db.schema.tenancy import (
     AgentRow,
     ApiKeyProjectRow,
@@ -51,6 +51,7 @@ from corral.db.schema.tenancy import (
 )
 
 __all__ = [
+    "AgentActivityRow",
     "AgentRow",
     "AgentVersionRow",
     "AlertNotificationRow",

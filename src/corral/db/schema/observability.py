@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from corral.db.schema.base import Base
@@ -118,3 +118,18 @@ class SessionRow(Base):
     input_tokens: Mapped[int] = mapped_column(BigInteger)
     output_tokens: Mapped[int] = mapped_column(BigInteger)
     cost_usd: Mapped[float] = mapped_column(Float)
+
+
+class AgentActivityRow(Base):
+    """When each agent was last seen in a project, from any span it produced (not only the traces
+    it led), so that "last activity" never scans spans."""
+
+    __tablename__ = "agent_activity"
+    __table_args__ = (UniqueConstraint("project_id", "agent_name"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    agent_name: Mapped[str] = mapped_column(String(200))
+    first_seen: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UtcDateTime)
+    span_count: Mapped[int] = mapped_column(BigInteger)

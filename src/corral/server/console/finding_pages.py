@@ -21,7 +21,7 @@ from corral.server.console.formatting import (
     RANGE_LABELS,
     choose_project,
     narrowed,
-    page_url,
+    pager,
     query_params,
     time_window,
 )
@@ -92,12 +92,7 @@ def finding_list(request: Request) -> Response:
         findings=page.data if page else [],
         halts=halts,
         may_write=current is not None and viewer.can("traces:write", current.id),
-        next_url=page_url("/console/findings", params, cursor=page.next_cursor)
-        if page and page.next_cursor
-        else None,
-        first_url=page_url("/console/findings", params)
-        if request.query_params.get("cursor")
-        else None,
+        **pager(request, "/console/findings", params, page.next_cursor if page else None),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlencode
 
 from fastapi import Request
@@ -90,6 +90,21 @@ def narrowed(params: dict[str, str]) -> bool:
 def page_url(path: str, params: dict[str, Any], **changes: Any) -> str:
     merged = {k: v for k, v in {**params, **changes}.items() if v not in (None, "")}
     return f"{path}?{urlencode(merged)}" if merged else path
+
+
+class PagerLinks(TypedDict):
+    next_url: str | None
+    first_url: str | None
+
+
+def pager(
+    request: Request, path: str, params: dict[str, Any], next_cursor: str | None
+) -> PagerLinks:
+    """Links of a cursor-paged list: the next page, and back to the first once past it."""
+    return {
+        "next_url": page_url(path, params, cursor=next_cursor) if next_cursor else None,
+        "first_url": page_url(path, params) if request.query_params.get("cursor") else None,
+    }
 
 
 def time_window(params: dict[str, str], now: datetime) -> tuple[datetime | None, datetime | None]:

@@ -19,6 +19,7 @@ from corral.server.console.formatting import (
     choose_project,
     narrowed,
     page_url,
+    pager,
     query_params,
     time_window,
 )
@@ -93,12 +94,7 @@ def trace_list(request: Request) -> Response:
         ranges=RANGE_LABELS,
         traces=page.data if page else [],
         bounded_search=bounded_search,
-        next_url=page_url("/console/traces", params, cursor=page.next_cursor)
-        if page and page.next_cursor
-        else None,
-        first_url=page_url("/console/traces", params)
-        if request.query_params.get("cursor")
-        else None,
+        **pager(request, "/console/traces", params, page.next_cursor if page else None),
     )
 
 
@@ -138,12 +134,7 @@ def session_list(request: Request) -> Response:
         ranges=RANGE_LABELS,
         sessions=page.data if page else [],
         halted=halted,
-        next_url=page_url("/console/sessions", params, cursor=page.next_cursor)
-        if page and page.next_cursor
-        else None,
-        first_url=page_url("/console/sessions", params)
-        if request.query_params.get("cursor")
-        else None,
+        **pager(request, "/console/sessions", params, page.next_cursor if page else None),
     )
 
 
