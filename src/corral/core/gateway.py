@@ -211,9 +211,13 @@ def prepare_call(rt: Runtime, actor: Principal, intent: CallIntent) -> PreparedC
     transaction (a refusal leaves nothing behind), shared with concurrent calls where the
     database has a single writer."""
     book = price_book_for(rt)  # outside the transaction: it may read the overrides
+    # Counting is CPU work: done before taking the shared write transaction, not inside it.
+    prompt_tokens = (
+        round((count_tokens(intent.prompt_text) + 4 * intent.messages) * PROMPT_MARGIN) + 16
+    )
     return write_shared(
         rt,
-        lambda uow, now: _prepare(uow, rt, actor, intent, book, now),
+        lambda uow, now: _prepare(uow, rt, actor, intent, book, prompt_tokens, now),
         durable=rt.settings.gateway_durable_writes,
     )
 
@@ -224,6 +228,7 @@ def _prepare(
     actor: Principal,
     intent: CallIntent,
     book: PriceBook,
+    prompt_tokens: int,
     now: datetime,
 ) -> PreparedCall:
     headers = intent.headers
@@ -254,9 +259,6 @@ def _prepare(
         t for t in intent.tool_names if not tool_allowed(uow, agent, version, project.name, t)
     ]
     version_id = _version_id(uow, agent, version)
-    prompt_tokens = (
-        round((count_tokens(intent.prompt_text) + 4 * intent.messages) * PROMPT_MARGIN) + 16
-    )
     usage = TokenUsage(input_tokens=prompt_tokens, output_tokens=intent.max_output_tokens)
     priced = book.price_call(None, route.model, usage, now)
     estimate = Amounts(
