@@ -229,7 +229,9 @@ def main() -> None:
             seeded["seed_total_seconds"] = round(time.perf_counter() - began, 1)
             print(f"seeded in {seeded['seed_total_seconds']:.0f} s", file=sys.stderr)
             cookie = sign_in(rt, admin)
-            with TestClient(create_app(runtime=rt), raise_server_exceptions=True) as client:
+            # Like `corral serve`: the start-up heap is frozen (see corral.server.heap).
+            app = create_app(runtime=rt, freeze_heap=True)
+            with TestClient(app, raise_server_exceptions=True) as client:
                 client.cookies.set(logins.SESSION_COOKIE, cookie)
                 first = client.get("/console/traces?project=bench")
                 marker = 'href="/console/traces?'

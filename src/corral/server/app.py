@@ -22,6 +22,7 @@ from corral.schemas.status import Health
 from corral.server.api import build_public_router, build_v1_router
 from corral.server.console import console_error, install_console
 from corral.server.errors import install_error_handlers
+from corral.server.heap import freeze_startup_heap
 from corral.server.mcp import mount_mcp
 from corral.server.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from corral.settings import Settings
@@ -44,11 +45,14 @@ def create_app(
     *,
     runtime: Runtime | None = None,
     clock: Clock | None = None,
+    freeze_heap: bool = False,
 ) -> FastAPI:
     """Build the Corral ASGI app.
 
     Pass ``runtime`` to share a database and clock with the caller (tests, the CLI); otherwise
-    one is built from ``settings`` (or the environment) when the app starts.
+    one is built from ``settings`` (or the environment) when the app starts. ``freeze_heap``
+    (what ``corral serve`` does) hides the start-up heap from the garbage collector once the app
+    has started: see :mod:`corral.server.heap`.
     """
     settings = runtime.settings if runtime is not None else (settings or Settings())
 
@@ -66,6 +70,8 @@ def create_app(
         detection = start_detection(rt)
         jobs = JobRunner(rt, background_jobs(settings) if settings.jobs_enabled else [])
         jobs.start()
+        if freeze_heap:
+            log.debug("froze %d start-up objects", freeze_startup_heap())
         try:
             async with mcp_running():
                 yield
@@ -111,4 +117,4 @@ def create_app(
 
 def create_app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` and worker processes: settings from the environment."""
-    return create_app(Settings())
+    return create_app(Settings(), freeze_heap=True)

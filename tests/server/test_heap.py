@@ -1,0 +1,38 @@
+"""The served app hides its start-up heap from the garbage collector; embedded apps do not."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from corral.core.runtime import Runtime
+from corral.server.app import create_app
+
+
+@pytest.fixture
+def unfrozen() -> Iterator[None]:
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
+
+
+@pytest.mark.usefixtures("unfrozen", "admin_key")
+def test_served_app_freezes_its_startup_heap(runtime: Runtime) -> None:
+    with TestClient(create_app(runtime=runtime, freeze_heap=True)) as client:
+        assert client.get("/healthz").status_code == 200
+        # Everything alive once the app started (modules, routes, the runtime) is frozen.
+        assert gc.get_freeze_count() > 10_000
+        frozen = gc.get_freeze_count()
+        # Objects made while serving are still the collector's to track and free.
+        assert client.get("/readyz").status_code == 200
+        assert gc.get_freeze_count() == frozen
+
+
+@pytest.mark.usefixtures("unfrozen", "admin_key")
+def test_embedded_app_leaves_the_collector_alone(runtime: Runtime) -> None:
+    with TestClient(create_app(runtime=runtime)) as client:
+        assert client.get("/healthz").status_code == 200
+        assert gc.get_freeze_count() == 0
