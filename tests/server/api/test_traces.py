@@ -10,9 +10,12 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from sqlalchemy import select
 
 import corral
+from corral.core import traces
+from corral.core.keys import authenticate
 from corral.core.runtime import Runtime
 from corral.core.span_store import StoredBatch
 from corral.db.schema import AuditEventRow
+from corral.schemas.observability import SpanSummary
 from tests.conftest import bearer
 from tests.server.otlp_helpers import (
     export,
@@ -116,6 +119,44 @@ def test_protobuf_export_is_stored_normalized_and_costed(
     assert detail.input_text == "find the refund policy"
     assert detail.attributes["gen_ai.usage.input_tokens"] == 1000
     assert detail.resource == {"service.name": "test-agent"}
+
+
+def test_trace_body_is_the_models_own_serialization(
+    runtime: Runtime, http: TestClient, world: World
+) -> None:
+    """The tree's JSON is written without a model per span: it must still be exactly what the
+    model would write, for every kind of value a span holds."""
+    spans = [
+        *agent_run(5, error=True),
+        span(
+            5,
+            60,
+            52,
+            name='chat \u00e9t\u00e9 \U0001f600 <b>"quoted"</b>\n\t',
+            start_ms=7,
+            duration_ms=3,
+            gen_ai__operation__name="chat",
+            gen_ai__request__model="claude-sonnet-4",
+            gen_ai__usage__input_tokens=3,
+            gen_ai__usage__cache_read_input_tokens=1,
+        ),
+        span(5, 61, 999, name="orphan: its parent never arrived", start_ms=1, duration_ms=0),
+    ]
+    spans[-1].start_time_unix_nano += 123_456  # sub-millisecond start
+    assert post_protobuf(http, world.agent_key, export(*spans)).status_code == 200
+
+    response = http.get(
+        f"/v1/projects/alpha/traces/{trace_id_hex(5)}", headers=bearer(world.agent_key)
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    model = traces.get_trace(
+        runtime, authenticate(runtime, world.agent_key), "alpha", trace_id_hex(5)
+    )
+    assert response.content == model.model_dump_json().encode()
+    assert len(model.spans) == 5
+    assert {s.depth for s in model.spans} == {0, 1, 2}
+    assert set(model.spans[0].model_fields_set) >= set(SpanSummary.model_fields) - {"depth"}
 
 
 def test_json_export_with_hex_ids_and_gzip(
