@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 T = TypeVar("T")
 
@@ -33,10 +33,33 @@ Email = Annotated[
 """A login identity; only its shape is checked (no mail is sent)."""
 
 
+NUL_RULE = "text may not contain the NUL character (U+0000)"
+"""PostgreSQL cannot store it in text or JSON; refused everywhere, so both databases agree."""
+
+
+def holds_nul(value: object) -> bool:
+    """Whether a string, or any string inside nested lists and dicts (keys too), holds NUL."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(holds_nul(v) for v in value)
+    return False
+
+
 class Model(BaseModel):
-    """Base of every API body: unknown fields are refused rather than silently ignored."""
+    """Base of every API body: unknown fields are refused rather than silently ignored, and so
+    is text holding NUL."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_nul(cls, data: Any) -> Any:
+        if holds_nul(data):
+            raise ValueError(NUL_RULE)
+        return data
 
 
 class ResponseModel(BaseModel):

@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Response
+from fastapi import Depends, FastAPI, Response
 from starlette.concurrency import run_in_threadpool
 
 from corral import __version__
@@ -21,6 +21,7 @@ from corral.db import migrate
 from corral.schemas.status import Health
 from corral.server.api import build_public_router, build_v1_router
 from corral.server.console import console_error, install_console
+from corral.server.deps import refuse_nul_in_url
 from corral.server.errors import install_error_handlers
 from corral.server.heap import freeze_startup_heap
 from corral.server.mcp import mount_mcp
@@ -86,6 +87,7 @@ def create_app(
         version=__version__,
         summary="The control plane for AI agents in production.",
         lifespan=lifespan,
+        dependencies=[Depends(refuse_nul_in_url)],
     )
     install_error_handlers(app, html_errors=console_error)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)

@@ -11,7 +11,8 @@ from corral.core.access import Principal
 from corral.core.keys import authenticate
 from corral.core.logins import CSRF_HEADER, SESSION_COOKIE, session_principal
 from corral.core.runtime import Runtime
-from corral.errors import Forbidden, Unauthenticated
+from corral.errors import Forbidden, InvalidRequest, Unauthenticated
+from corral.schemas.common import NUL_RULE
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -19,6 +20,15 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+def refuse_nul_in_url(request: Request) -> None:
+    """Every route's first check: a path or query parameter holding NUL is refused (bodies are
+    checked by their models), so no filter ever hands one to the database."""
+    if "\x00" in request.url.path or any(
+        "\x00" in key or "\x00" in value for key, value in request.query_params.multi_items()
+    ):
+        raise InvalidRequest(f"the URL is invalid: {NUL_RULE}.", code="invalid_text")
 
 
 def credentials_from(request: Request) -> str | None:
