@@ -397,7 +397,7 @@ _OUTPUT_FIRST: Final = (
 def _has_indexed(attrs: Mapping[str, Any], first_keys: Sequence[str]) -> bool:
     # A flattened message list always has an element 0; checking for it spares a scan of
     # every attribute on the many spans that carry no messages.
-    return any(key in attrs for key in first_keys)
+    return not attrs.keys().isdisjoint(first_keys)
 
 
 def _indexed_messages(attrs: Mapping[str, Any], prefixes: tuple[str, ...]) -> str | None:
