@@ -124,6 +124,61 @@ CANONICAL_TABLE: Final[dict[str, Sequence[str]]] = {
 }
 """What ``docs/observability.md`` documents, in the order each name is tried."""
 
+# The fields normalize_span reads with "first match wins", in slot order.
+_LOOKED_UP: Final = (
+    AGENT_ID,
+    AGENT_NAME,
+    AGENT_VERSION,
+    SESSION,
+    USER,
+    MODEL,
+    PROVIDER,
+    INPUT_TOKENS,
+    OUTPUT_TOKENS,
+    CACHE_READ_TOKENS,
+    CACHE_WRITE_TOKENS,
+    REASONING_TOKENS,
+    TOOL_NAME,
+    TOOL_ARGUMENTS,
+    TOOL_RESULT,
+    INPUT_TEXT,
+    OUTPUT_TEXT,
+    ERROR_TYPE,
+)
+(
+    _AGENT_ID,
+    _AGENT_NAME,
+    _AGENT_VERSION,
+    _SESSION,
+    _USER,
+    _MODEL,
+    _PROVIDER,
+    _INPUT_TOKENS,
+    _OUTPUT_TOKENS,
+    _CACHE_READ_TOKENS,
+    _CACHE_WRITE_TOKENS,
+    _REASONING_TOKENS,
+    _TOOL_NAME,
+    _TOOL_ARGUMENTS,
+    _TOOL_RESULT,
+    _INPUT_TEXT,
+    _OUTPUT_TEXT,
+    _ERROR_TYPE,
+) = range(len(_LOOKED_UP))
+
+
+def _slots_by_name() -> dict[str, tuple[tuple[int, int], ...]]:
+    slots: dict[str, list[tuple[int, int]]] = {}
+    for slot, names in enumerate(_LOOKED_UP):
+        for rank, name in enumerate(names):
+            slots.setdefault(name, []).append((slot, rank))
+    return {name: tuple(found) for name, found in slots.items()}
+
+
+_SLOTS: Final = _slots_by_name()
+"""Attribute name -> (slot, rank of the name in that slot's list)."""
+_NO_MATCH: Final = len(max(_LOOKED_UP, key=len))
+
 
 @dataclass(slots=True)
 class NormalizedSpan:
@@ -176,11 +231,12 @@ class NormalizedSpan:
 def normalize_span(span: DecodedSpan, resource: Mapping[str, Any]) -> NormalizedSpan:
     """Map one decoded span (and its resource) onto the canonical columns."""
     attrs = span.attributes
-    span_type = span_type_of(span.name, attrs)
-    status, error = _status_of(span, attrs)
-    tool_name = _first(attrs, TOOL_NAME)
-    tool_arguments = _text(_first(attrs, TOOL_ARGUMENTS))
-    tool_result = _text(_first(attrs, TOOL_RESULT))
+    found = _first_matches(attrs)
+    span_type = _span_type(span.name, attrs, found)
+    status, error = _status_of(span, found[_ERROR_TYPE])
+    tool_name = found[_TOOL_NAME]
+    tool_arguments = _text(found[_TOOL_ARGUMENTS])
+    tool_result = _text(found[_TOOL_RESULT])
     if span_type == "tool":
         if tool_arguments is None:
             tool_arguments = _text(attrs.get("input.value"))
@@ -188,10 +244,10 @@ def normalize_span(span: DecodedSpan, resource: Mapping[str, Any]) -> Normalized
             tool_result = _text(attrs.get("output.value"))
         if tool_name is None and attrs.get("traceloop.entity.name") is not None:
             tool_name = attrs["traceloop.entity.name"]
-    input_text = _text(_first(attrs, INPUT_TEXT))
+    input_text = _text(found[_INPUT_TEXT])
     if input_text is None and _has_indexed(attrs, _INPUT_FIRST):
         input_text = _indexed_messages(attrs, ("llm.input_messages.", "gen_ai.prompt."))
-    output_text = _text(_first(attrs, OUTPUT_TEXT))
+    output_text = _text(found[_OUTPUT_TEXT])
     if output_text is None and _has_indexed(attrs, _OUTPUT_FIRST):
         output_text = _indexed_messages(attrs, ("llm.output_messages.", "gen_ai.completion."))
     if (input_text is None or output_text is None) and span.events:
@@ -210,18 +266,18 @@ def normalize_span(span: DecodedSpan, resource: Mapping[str, Any]) -> Normalized
         start_time=_time(span.start_ns),
         end_time=_time(max(span.end_ns, span.start_ns)),
         service_name=_str(resource.get("service.name")),
-        agent_id=_str(_first(attrs, AGENT_ID)),
-        agent_name=_str(_first(attrs, AGENT_NAME)),
-        agent_version=_str(_first(attrs, AGENT_VERSION)),
-        session_id=_str(_first(attrs, SESSION) or _first(resource, SESSION)),
-        user_id=_str(_first(attrs, USER) or _first(resource, USER)),
-        model=_str(_first(attrs, MODEL)),
-        provider=_str(_first(attrs, PROVIDER)),
-        input_tokens=_int(_first(attrs, INPUT_TOKENS)),
-        output_tokens=_int(_first(attrs, OUTPUT_TOKENS)),
-        cache_read_tokens=_int(_first(attrs, CACHE_READ_TOKENS)),
-        cache_write_tokens=_int(_first(attrs, CACHE_WRITE_TOKENS)),
-        reasoning_tokens=_int(_first(attrs, REASONING_TOKENS)),
+        agent_id=_str(found[_AGENT_ID]),
+        agent_name=_str(found[_AGENT_NAME]),
+        agent_version=_str(found[_AGENT_VERSION]),
+        session_id=_str(found[_SESSION] or _first(resource, SESSION)),
+        user_id=_str(found[_USER] or _first(resource, USER)),
+        model=_str(found[_MODEL]),
+        provider=_str(found[_PROVIDER]),
+        input_tokens=_int(found[_INPUT_TOKENS]),
+        output_tokens=_int(found[_OUTPUT_TOKENS]),
+        cache_read_tokens=_int(found[_CACHE_READ_TOKENS]),
+        cache_write_tokens=_int(found[_CACHE_WRITE_TOKENS]),
+        reasoning_tokens=_int(found[_REASONING_TOKENS]),
         tool_name=_str(tool_name),
         tool_arguments=tool_arguments,
         tool_result=tool_result,
@@ -235,6 +291,10 @@ def normalize_span(span: DecodedSpan, resource: Mapping[str, Any]) -> Normalized
 
 def span_type_of(name: str, attrs: Mapping[str, Any]) -> str:
     """The span type, from the first dialect that names one."""
+    return _span_type(name, attrs, _first_matches(attrs))
+
+
+def _span_type(name: str, attrs: Mapping[str, Any], found: Sequence[Any]) -> str:
     explicit = attrs.get(TYPE_ATTRIBUTE)
     if isinstance(explicit, str) and explicit.lower() in SPAN_TYPES:
         return explicit.lower()
@@ -245,19 +305,19 @@ def span_type_of(name: str, attrs: Mapping[str, Any]) -> str:
     ):
         value = attrs.get(key)
         if isinstance(value, str):
-            found = table.get(value.lower())
-            if found is not None:
-                return found
-    if _first(attrs, TOOL_NAME) is not None:
+            found_type = table.get(value.lower())
+            if found_type is not None:
+                return found_type
+    if found[_TOOL_NAME] is not None:
         return "tool"
     if name.lower().startswith("handoff"):
         return "handoff"
-    if attrs.get("llm.request.type") is not None or _first(attrs, INPUT_TOKENS) is not None:
+    if attrs.get("llm.request.type") is not None or found[_INPUT_TOKENS] is not None:
         return "llm"
     return "other"
 
 
-def _status_of(span: DecodedSpan, attrs: Mapping[str, Any]) -> tuple[str, str | None]:
+def _status_of(span: DecodedSpan, error_type: Any) -> tuple[str, str | None]:
     if span.status_code != 2:  # STATUS_CODE_ERROR
         return "ok", None
     message = span.status_message or None
@@ -269,9 +329,24 @@ def _status_of(span: DecodedSpan, attrs: Mapping[str, Any]) -> tuple[str, str | 
                     message = str(found)
                     break
     if message is None:
-        error_type = _first(attrs, ERROR_TYPE)
         message = str(error_type) if error_type is not None else None
     return "error", message[:TEXT_LIMIT] if message else None
+
+
+def _first_matches(attrs: Mapping[str, Any]) -> list[Any]:
+    """The value of each looked-up field (by slot): that of the first of its names the span
+    carries with a value. One pass over the span's attributes instead of a probe per name."""
+    found: list[Any] = [None] * len(_LOOKED_UP)
+    ranks = [_NO_MATCH] * len(_LOOKED_UP)
+    for key, value in attrs.items():
+        slots = _SLOTS.get(key)
+        if slots is None or value is None or value == "":
+            continue
+        for slot, rank in slots:
+            if rank < ranks[slot]:
+                ranks[slot] = rank
+                found[slot] = value
+    return found
 
 
 def _first(attrs: Mapping[str, Any], names: Sequence[str]) -> Any:
@@ -322,7 +397,7 @@ _OUTPUT_FIRST: Final = (
 def _has_indexed(attrs: Mapping[str, Any], first_keys: Sequence[str]) -> bool:
     # A flattened message list always has an element 0; checking for it spares a scan of
     # every attribute on the many spans that carry no messages.
-    return any(key in attrs for key in first_keys)
+    return not attrs.keys().isdisjoint(first_keys)
 
 
 def _indexed_messages(attrs: Mapping[str, Any], prefixes: tuple[str, ...]) -> str | None:

@@ -172,9 +172,18 @@ def _decode_span(span: Any) -> DecodedSpan:
     )
 
 
+_SCALARS = frozenset(("string_value", "int_value", "bool_value", "double_value"))
+
+
 def attributes_of(pairs: Any) -> dict[str, Any]:
     """OTLP key/value pairs as a dict of plain values (lists and maps included)."""
-    return {pair.key: any_value(pair.value) for pair in pairs}
+    attributes = {}
+    for pair in pairs:
+        value = pair.value
+        kind = value.WhichOneof("value")
+        # Scalars are nearly every attribute: read them here, without a call per value.
+        attributes[pair.key] = getattr(value, kind) if kind in _SCALARS else any_value(value)
+    return attributes
 
 
 def any_value(value: AnyValue) -> Any:

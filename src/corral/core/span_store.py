@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from corral.core.group_commit import defer_before_commit, group_committer
 from corral.core.normalize import NormalizedSpan
-from corral.core.pricing import PriceBook, TokenUsage, default_price_book
+from corral.core.pricing import PriceBook, TokenUsage
 from corral.core.projects import touch_project
 from corral.core.runtime import Runtime
 from corral.db.bulk import bulk_insert_ignoring_conflicts
@@ -104,7 +104,6 @@ def record_spans(
                 spans,
                 now=now,
                 default_agent=default_agent,
-                price_book=price_book,
                 defer=rollups,
             )
             for project_id, spans in work
@@ -121,6 +120,9 @@ def record_spans(
         from corral.core.prices import price_book_for
 
         price_book = price_book_for(rt)
+    # Priced before the write transaction: on SQLite, writers wait for it one at a time.
+    for _, spans in work:
+        _price(spans, price_book)
     stored = group_committer(rt, durable=durable).run(write)
     for batch in stored:
         if not batch.spans:
@@ -140,7 +142,6 @@ def store_spans(
     *,
     now: datetime,
     default_agent: str | None = None,
-    price_book: PriceBook | None = None,
     defer: list[Rollups] | None = None,
 ) -> StoredBatch:
     """Write spans and fold them into the rollups, inside the caller's unit of work.
@@ -157,7 +158,6 @@ def store_spans(
     if not fresh:
         return batch
     _fill_trace_fields(uow, project_id, fresh, default_agent)
-    _price(fresh, price_book or default_price_book())
     bulk_insert_ignoring_conflicts(
         uow, _SPANS, SPAN_COLUMNS, [_span_row(project_id, s, now) for s in fresh]
     )
@@ -248,7 +248,7 @@ def _ancestor_agent(span: NormalizedSpan, by_id: dict[str, NormalizedSpan]) -> s
     return None
 
 
-def _price(spans: list[NormalizedSpan], book: PriceBook) -> None:
+def _price(spans: Sequence[NormalizedSpan], book: PriceBook) -> None:
     for span in spans:
         if span.cost_usd is not None or span.model is None:
             continue

@@ -236,3 +236,37 @@ def test_a_full_queue_gives_up_on_a_session_after_waiting(runtime: Runtime) -> N
     detector.on_batch(StoredBatch(project_id=1, spans=[one.say("hi"), two.say("hi")]))
     detector.on_batch(StoredBatch(project_id=1, spans=[one.say("again")]))  # queued already
     assert (detector.queued, detector.stats.dropped) == (1, 1)
+
+
+class _FakeTime:
+    """``time.monotonic`` for the worker, moved on by its waits instead of by the clock."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.waits: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def wait(self, timeout: float) -> bool:
+        self.waits.append(timeout)
+        self.now += timeout
+        return False
+
+
+def test_the_worker_pauses_as_long_as_its_pass_took(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from corral.core.detection import live
+
+    fake = _FakeTime()
+    monkeypatch.setattr(live, "time", fake)
+    detector = Detector(runtime, mode="background", capacity=10)
+    monkeypatch.setattr(detector._cond, "wait", fake.wait)
+    began, fake.now = fake.now, fake.now + 0.25  # a pass of 250 ms
+    detector._pause(began)
+    assert fake.waits == [pytest.approx(0.25 * live.PAUSE_PER_PASS)]
+    fake.waits.clear()
+    detector._stopping = True  # stopping: no pause, what is queued is finished at once
+    detector._pause(began)
+    assert fake.waits == []

@@ -46,6 +46,11 @@ EXTENSION = "detection"
 QUEUE_WAIT_SECONDS = 5.0
 PASS_SESSIONS = 200
 """Queued sessions the worker takes at once: read, judged and written together."""
+PAUSE_PER_PASS = 1.0
+"""After a pass, the worker waits this many times the pass's duration before the next one. It
+shares the process (and its interpreter lock) with ingest: under a heavy load it then takes at
+most about half of the time, and the sessions queued meanwhile are judged together, once each.
+Passes at an ordinary load take a few milliseconds, and so does the pause."""
 
 
 def detect_scope(
@@ -230,6 +235,7 @@ class Detector:
                     del self._pending[key]
                 self._busy += 1
                 self._cond.notify_all()  # room in the queue
+            began = time.monotonic()
             try:
                 by_project: dict[int, list[str]] = {}
                 for project_id, scope in taken:
@@ -240,6 +246,14 @@ class Detector:
                 with self._cond:
                     self._busy -= 1
                     self._cond.notify_all()
+            self._pause(began)
+
+    def _pause(self, began: float) -> None:
+        """Wait :data:`PAUSE_PER_PASS` times as long as the pass begun at ``began`` took."""
+        resume = time.monotonic() + (time.monotonic() - began) * PAUSE_PER_PASS
+        with self._cond:
+            while not self._stopping and (left := resume - time.monotonic()) > 0:
+                self._cond.wait(left)
 
     def _run_pass(self, project_id: int, scopes: list[str]) -> None:
         began = time.perf_counter()
