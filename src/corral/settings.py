@@ -178,6 +178,17 @@ class Settings(BaseSettings):
             "model ships inside that package) fuses embedding similarity with BM25."
         ),
     )
+    gateway_cache_seconds: float = Field(
+        default=2,
+        ge=0,
+        le=60,
+        description=(
+            "How long a replica remembers the projects, agents, providers and budget terms the "
+            "gateway reads on every call. A change applies at once on the replica that made it "
+            "and within this time on the others; 0 reads them on every call. What budgets have "
+            "spent and hold is always read at the call."
+        ),
+    )
     gateway_default_max_tokens: int = Field(
         default=4096,
         ge=1,

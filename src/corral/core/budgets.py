@@ -117,17 +117,30 @@ def _subject_key(budget: BudgetRow, context: CallContext) -> str | None:
     return "" if budget.subject == subject else None
 
 
-def applicable_budgets(uow: Session, context: CallContext) -> list[tuple[BudgetRow, str]]:
+def project_budgets(uow: Session, project_id: int) -> list[BudgetRow]:
+    """Every enabled budget of the project or of the whole workspace, in id order."""
+    return list(
+        uow.scalars(
+            select(BudgetRow)
+            .where(
+                BudgetRow.disabled.is_(False),
+                or_(BudgetRow.project_id.is_(None), BudgetRow.project_id == project_id),
+            )
+            .order_by(BudgetRow.id)
+        ).all()
+    )
+
+
+def applicable_budgets(
+    uow: Session, context: CallContext, candidates: Sequence[BudgetRow] | None = None
+) -> list[tuple[BudgetRow, str]]:
     """Every enabled budget that applies to the call, with its counter key, in id order (the
-    lock order, so concurrent reservations cannot deadlock)."""
-    rows = uow.scalars(
-        select(BudgetRow)
-        .where(
-            BudgetRow.disabled.is_(False),
-            or_(BudgetRow.project_id.is_(None), BudgetRow.project_id == context.project_id),
-        )
-        .order_by(BudgetRow.id)
-    ).all()
+    lock order, so concurrent reservations cannot deadlock).
+
+    ``candidates``: the project's budgets (:func:`project_budgets`) read earlier, to read none
+    here; they must be in id order.
+    """
+    rows = project_budgets(uow, context.project_id) if candidates is None else candidates
     return [(row, key) for row in rows if (key := _subject_key(row, context)) is not None]
 
 
@@ -136,9 +149,10 @@ def applicable_budgets(uow: Session, context: CallContext) -> list[tuple[BudgetR
 
 def _locked_counters(
     uow: Session, budget: BudgetRow, key: str, now: datetime
-) -> tuple[BudgetCounterRow, list[BudgetCounterRow]]:
+) -> tuple[BudgetCounterRow, list[BudgetCounterRow]] | None:
     """The counter of the current bucket (created if needed) and every counter of the window,
-    all locked until the transaction ends."""
+    all locked until the transaction ends; None if the budget was deleted meanwhile (its terms
+    may have been read before this transaction)."""
     window = budget.window
     current_start = bucket_start(window, now)  # type: ignore[arg-type]
     first, last = window_buckets(window, now, budget.rolling_hours)  # type: ignore[arg-type]
@@ -157,6 +171,11 @@ def _locked_counters(
     counters = uow.scalars(query).all()
     current = next((c for c in counters if c.bucket_start == current_start), None)
     if current is None:  # the first call of this bucket creates its counter (once, racing or not)
+        alive = uow.scalar(
+            select(BudgetRow.id).where(BudgetRow.id == budget.id).with_for_update(key_share=True)
+        )
+        if alive is None:
+            return None
         insert_ignoring_conflicts(
             uow,
             BudgetCounterRow.__table__,  # type: ignore[arg-type]
@@ -218,13 +237,21 @@ def reserve(
     *,
     now: datetime,
     details: dict[str, Any] | None = None,
+    budgets: Sequence[BudgetRow] | None = None,
 ) -> BudgetReservationRow:
     """Hold ``estimate`` on every applicable budget, or raise :class:`BudgetExceeded` and hold
-    nothing (the caller's transaction rolls back)."""
+    nothing (the caller's transaction rolls back).
+
+    ``budgets``: the project's budgets as :func:`project_budgets` read them, when the caller
+    keeps them for a moment; what they have spent and hold is read here, locked, either way.
+    """
     holds = []
-    for budget, key in applicable_budgets(uow, context):
+    for budget, key in applicable_budgets(uow, context, budgets):
         requested = estimate.in_unit(budget.unit)
-        current, counters = _locked_counters(uow, budget, key, now)
+        locked = _locked_counters(uow, budget, key, now)
+        if locked is None:
+            continue
+        current, counters = locked
         spent = sum(c.spent for c in counters)
         reserved = sum(c.reserved for c in counters)
         if budget.enforce and spent + reserved + requested > budget.limit_units:

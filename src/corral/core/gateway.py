@@ -28,6 +28,7 @@ from corral.core.budgets import (
     Amounts,
     CallContext,
     from_units,
+    project_budgets,
     reserve,
     settle,
     settle_before_commit,
@@ -36,12 +37,13 @@ from corral.core.budgets import (
 from corral.core.cedar import evaluate, parse_policy
 from corral.core.deployments import deployment_row, resolve_for_agent
 from corral.core.detection.breaker import check_session_not_halted
+from corral.core.gateway_cache import GatewayCache, gateway_cache
 from corral.core.group_commit import write_shared
 from corral.core.normalize import NormalizedSpan
 from corral.core.policies import active_policy, decide_tool_call
 from corral.core.prices import price_book_for
 from corral.core.pricing import PriceBook, TokenUsage
-from corral.core.providers import Route, route_model
+from corral.core.providers import Route, choose_route, enabled_providers
 from corral.core.runtime import Runtime
 from corral.core.span_store import record_spans
 from corral.core.tokens import count_tokens
@@ -136,10 +138,19 @@ def _baggage(headers: Mapping[str, str], key: str) -> str | None:
     return None
 
 
-def _project(uow: Session, actor: Principal, headers: Mapping[str, str]) -> ProjectRow:
+def _project(
+    uow: Session, cache: GatewayCache, actor: Principal, headers: Mapping[str, str], now: datetime
+) -> ProjectRow:
     name = _header(headers, "x-corral-project")
     if name is not None:
-        return resolve_project(uow, actor, name, Permission.GATEWAY_CALL)
+        # A miss raises (and keeps nothing); a kept row is authorized for each caller anew.
+        row = cache.get(
+            ("project", name),
+            lambda read: resolve_project(read, actor, name, Permission.GATEWAY_CALL),
+            now,
+        )
+        authorize(actor, Permission.GATEWAY_CALL, row)
+        return row
     scope = actor.project_scope()
     if scope is None or len(scope) != 1:
         raise InvalidRequest(
@@ -148,21 +159,37 @@ def _project(uow: Session, actor: Principal, headers: Mapping[str, str]) -> Proj
             code="project_required",
         )
     (project_id,) = scope
-    row = uow.get_one(ProjectRow, project_id)
+    row = cache.get(
+        ("project_id", project_id), lambda read: read.get_one(ProjectRow, project_id), now
+    )
     authorize(actor, Permission.GATEWAY_CALL, row)
     return row
 
 
 def _agent(
-    uow: Session, actor: Principal, headers: Mapping[str, str], project: ProjectRow
+    uow: Session,
+    cache: GatewayCache,
+    actor: Principal,
+    headers: Mapping[str, str],
+    project: ProjectRow,
+    now: datetime,
 ) -> AgentRow | None:
     named = _header(headers, "x-corral-agent")
     if actor.kind == "agent":
         if named is not None and named != actor.name:
             raise Forbidden("an agent key calls as its own agent.", code="permission_denied")
-        return uow.get_one(AgentRow, actor.id)
+        return cache.get(("agent", actor.id), lambda read: read.get_one(AgentRow, actor.id), now)
     if named is None:
         return None
+    # Kept only once granted: any caller allowed in the project may then name it.
+    return cache.get(
+        ("granted_agent", project.id, named),
+        lambda read: _granted_agent(read, actor, named, project),
+        now,
+    )
+
+
+def _granted_agent(uow: Session, actor: Principal, named: str, project: ProjectRow) -> AgentRow:
     agent = find_agent(uow, actor, named)
     granted = uow.scalars(
         select(ProjectMemberRow.id).where(
@@ -232,8 +259,9 @@ def _prepare(
     now: datetime,
 ) -> PreparedCall:
     headers = intent.headers
-    project = _project(uow, actor, headers)
-    agent = _agent(uow, actor, headers, project)
+    cache = gateway_cache(rt)
+    project = _project(uow, cache, actor, headers, now)
+    agent = _agent(uow, cache, actor, headers, project, now)
     session = _header(headers, "x-corral-session") or _baggage(headers, "session.id")
     if session is not None:
         check_session_not_halted(uow, project.id, session)
@@ -246,7 +274,12 @@ def _prepare(
     version: ResolvedVersion | None = None
     if agent is not None:
         environment = _header(headers, "x-corral-environment") or "production"
-        if deployment_row(uow, agent, environment) is not None:
+        deployed = cache.get(
+            ("deployed", agent.id, environment),
+            lambda read: deployment_row(read, agent, environment) is not None,
+            now,
+        )
+        if deployed:
             version = resolve_for_agent(uow, rt, agent, environment, session)
     model = intent.model
     if version is not None:
@@ -254,7 +287,9 @@ def _prepare(
         if version.config.provider:
             model = f"{version.config.provider}/{model}"
     api_kind = "anthropic" if intent.api == "anthropic-messages" else "openai"
-    route = route_model(rt, uow, api_kind, model)
+    route = choose_route(
+        cache.get("providers", lambda read: enabled_providers(rt, read), now), api_kind, model
+    )
     removed = [
         t for t in intent.tool_names if not tool_allowed(uow, agent, version, project.name, t)
     ]
@@ -274,7 +309,14 @@ def _prepare(
         version_id=version_id,
     )
     held = reserve(
-        uow, context, estimate, now=now, details={"model": route.model, "api": intent.api}
+        uow,
+        context,
+        estimate,
+        now=now,
+        details={"model": route.model, "api": intent.api},
+        budgets=cache.get(
+            ("budgets", project.id), lambda read: project_budgets(read, project.id), now
+        ),
     )
     return PreparedCall(
         intent=intent,
