@@ -230,6 +230,16 @@ class Settings(BaseSettings):
             "waits up to 5 s for room, then that session is judged at its next batch."
         ),
     )
+    detection_gather_ms: float = Field(
+        default=200,
+        ge=0,
+        le=5_000,
+        description=(
+            "How long the detection worker lets batches gather after the first one arrives "
+            "(background mode), so that a session's calls and exports of that moment cost one "
+            "pass; findings come that much later."
+        ),
+    )
     metric_rules_interval_seconds: float = Field(
         default=60.0,
         ge=1,

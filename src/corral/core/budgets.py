@@ -323,16 +323,18 @@ def settle_many(
     ).all()
     held = [row for row in rows if row.status == "held"]
     counter_ids = sorted({int(h["counter_id"]) for row in held for h in row.holds})
-    counters = {
-        c.id: c
-        for c in uow.scalars(
-            select(BudgetCounterRow)
-            .where(BudgetCounterRow.id.in_(counter_ids))
-            .order_by(BudgetCounterRow.budget_id, BudgetCounterRow.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    }
+    counters: dict[int, BudgetCounterRow] = {}
+    budgets: dict[int, BudgetRow] = {}
+    for locked, budget in uow.execute(
+        select(BudgetCounterRow, BudgetRow)
+        .join(BudgetRow, BudgetRow.id == BudgetCounterRow.budget_id)
+        .where(BudgetCounterRow.id.in_(counter_ids))
+        .order_by(BudgetCounterRow.budget_id, BudgetCounterRow.id)
+        .with_for_update(of=BudgetCounterRow)
+        .execution_options(populate_existing=True)
+    ):
+        counters[locked.id] = locked
+        budgets[budget.id] = budget
     charged: dict[int, tuple[BudgetCounterRow, int]] = {}
     for row in held:
         actual = actual_of[row.id]
@@ -351,7 +353,7 @@ def settle_many(
         row.settled_at = now
     uow.flush()
     if charged:
-        _fire_thresholds(uow, list(charged.values()), now)
+        _fire_thresholds(uow, budgets, list(charged.values()), now)
     return {row.id: row for row in rows}
 
 
@@ -383,14 +385,15 @@ def expire_reservations(rt: Runtime) -> int:
 
 
 def _fire_thresholds(
-    uow: Session, charged: Sequence[tuple[BudgetCounterRow, int]], now: datetime
+    uow: Session,
+    budgets: dict[int, BudgetRow],
+    charged: Sequence[tuple[BudgetCounterRow, int]],
+    now: datetime,
 ) -> None:
     """Record each soft threshold that the amounts just charged crossed (once per budget,
-    subject and window)."""
+    subject and window); ``budgets`` by id, read with the counters."""
     for counter, amount in charged:
-        budget = uow.get(BudgetRow, counter.budget_id)
-        if budget is None:
-            continue
+        budget = budgets[counter.budget_id]
         if not budget.thresholds:
             continue
         first, last = window_buckets(budget.window, now, budget.rolling_hours)  # type: ignore[arg-type]

@@ -4,7 +4,9 @@ The span store calls its listeners after every commit (``rt.span_listeners``). B
 listener only queues the touched sessions — (project, session) pairs, deduplicated — for one
 worker thread per process, so ingest answers as soon as its spans are durable and a burst of
 batches for one session costs one detection pass. ``CORRAL_DETECTION_MODE=inline`` judges them
-on the ingest request instead, and ``off`` not at all.
+on the ingest request instead, and ``off`` not at all. The worker lets batches gather for
+``CORRAL_DETECTION_GATHER_MS`` after the first one, so that calls of one session committed one
+after another (the gateway's) share a pass.
 
 The queue is bounded (``CORRAL_DETECTION_QUEUE_SESSIONS``): when it is full, the listener waits
 for room for up to :data:`QUEUE_WAIT_SECONDS` — back-pressure on ingest rather than silently
@@ -125,11 +127,13 @@ class Detector:
         mode: str,
         capacity: int,
         queue_wait_seconds: float = QUEUE_WAIT_SECONDS,
+        gather_seconds: float = 0.0,
     ) -> None:
         self.rt = rt
         self.mode = mode
         self.capacity = capacity
         self.queue_wait_seconds = queue_wait_seconds
+        self.gather_seconds = gather_seconds
         self.stats = DetectorStats()
         self.baselines = BaselineCache()
         self._pending: dict[tuple[int, str], None] = {}
@@ -224,6 +228,7 @@ class Detector:
                     self._cond.wait()
                 if self._stopping and not self._pending:
                     return
+                self._gather()
                 # The oldest queued sessions, judged together (one pass per project).
                 taken = list(itertools.islice(self._pending, PASS_SESSIONS))
                 for key in taken:
@@ -241,6 +246,17 @@ class Detector:
                     self._busy -= 1
                     self._cond.notify_all()
 
+    def _gather(self) -> None:
+        """Wait for more batches (the queue stays open meanwhile), up to ``gather_seconds`` or a
+        full pass: the gateway commits a session's calls one by one, and each would otherwise
+        cost a pass of its own."""
+        deadline = time.monotonic() + self.gather_seconds
+        while not self._stopping and len(self._pending) < PASS_SESSIONS:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._cond.wait(left)
+
     def _run_pass(self, project_id: int, scopes: list[str]) -> None:
         began = time.perf_counter()
         try:
@@ -257,7 +273,10 @@ class Detector:
 def start_detection(rt: Runtime) -> Detector:
     """Subscribe detection to the span store of this runtime (the app does it at start-up)."""
     detector = Detector(
-        rt, mode=rt.settings.detection_mode, capacity=rt.settings.detection_queue_sessions
+        rt,
+        mode=rt.settings.detection_mode,
+        capacity=rt.settings.detection_queue_sessions,
+        gather_seconds=rt.settings.detection_gather_ms / 1000,
     )
     detector.start()
     return detector

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
@@ -85,8 +85,8 @@ def _denied(decision: AuthorizeDecision) -> CorralError:
 async def _read_json(request: Request) -> dict[str, Any]:
     raw = await request.body()
     try:
-        body = json.loads(raw)
-    except ValueError as exc:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
         raise MalformedRequest(
             f"the request body is not valid JSON: {exc}", code="malformed_json"
         ) from exc
@@ -114,13 +114,14 @@ async def forward(request: Request, rt: Runtime, actor: Actor, api: ProviderApi)
     input_text = api.input_text(body) if limit else None
     http = _http(request)
     try:
+        payload = orjson.dumps(upstream)
         if upstream.get("stream"):
             upstream_request = http.build_request(
-                "POST", url, json=upstream, headers=headers, timeout=timeout
+                "POST", url, content=payload, headers=headers, timeout=timeout
             )
             response = await http.send(upstream_request, stream=True)
         else:
-            response = await http.post(url, json=upstream, headers=headers, timeout=timeout)
+            response = await http.post(url, content=payload, headers=headers, timeout=timeout)
     except httpx2.TimeoutException:
         await run_in_threadpool(release_call, rt, prepared)
         return gateway_error(
@@ -162,8 +163,8 @@ async def forward(request: Request, rt: Runtime, actor: Actor, api: ProviderApi)
             media_type=response.headers.get("content-type", "application/json"),
         )
     try:
-        data = json.loads(content)
-    except ValueError:
+        data = orjson.loads(content)
+    except orjson.JSONDecodeError:
         data = {}
     outcome = api.outcome(data)
     outcome.input_text, outcome.tool_results = input_text, tool_results
