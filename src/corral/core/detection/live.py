@@ -138,6 +138,7 @@ class Detector:
         self.baselines = BaselineCache()
         self._pending: dict[tuple[int, str], None] = {}
         self._busy = 0
+        self._waiters = 0
         self._stopping = False
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -211,14 +212,20 @@ class Detector:
             self._thread = None
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
-        """Wait until every queued session has been judged; False if ``timeout`` ran out."""
+        """Wait until every queued session has been judged; False if ``timeout`` ran out. The
+        worker stops gathering meanwhile: someone wants the findings now."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            while self._pending or self._busy:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(left)
+            self._waiters += 1
+            self._cond.notify_all()
+            try:
+                while self._pending or self._busy:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return False
+                    self._cond.wait(left)
+            finally:
+                self._waiters -= 1
         return True
 
     def _work(self) -> None:
@@ -251,7 +258,7 @@ class Detector:
         full pass: the gateway commits a session's calls one by one, and each would otherwise
         cost a pass of its own."""
         deadline = time.monotonic() + self.gather_seconds
-        while not self._stopping and len(self._pending) < PASS_SESSIONS:
+        while not self._stopping and not self._waiters and len(self._pending) < PASS_SESSIONS:
             left = deadline - time.monotonic()
             if left <= 0:
                 return
