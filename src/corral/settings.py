@@ -206,6 +206,16 @@ class Settings(BaseSettings):
             "them may be lost in a crash of the machine, and each call is faster."
         ),
     )
+    gateway_record_delay_ms: float = Field(
+        default=10,
+        ge=0,
+        le=1_000,
+        description=(
+            "How long after a call answers its settlement and span are written, by a worker "
+            "thread that writes the calls finishing meanwhile together. 0 writes each call on "
+            "its own request, after the answer."
+        ),
+    )
     gateway_record_content_bytes: int = Field(
         default=32 * 1024,
         ge=0,

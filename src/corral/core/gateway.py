@@ -32,6 +32,7 @@ from corral.core.budgets import (
     reserve,
     settle,
     settle_before_commit,
+    settle_many,
     to_units,
 )
 from corral.core.cedar import evaluate, parse_policy
@@ -397,13 +398,68 @@ def _span_id(*parts: str) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class FinishedCall:
+    """A call that came back, to be settled and recorded."""
+
+    prepared: PreparedCall
+    outcome: CallOutcome
+    finished_at: datetime
+    limit: int = 32_768
+    """Content recorded on its spans, in characters of each text."""
+
+
 def finish_call(
     rt: Runtime, prepared: PreparedCall, outcome: CallOutcome, *, limit: int = 32_768
 ) -> None:
     """Settle the hold and record the call (and the tool results it carried) as spans."""
-    now = rt.clock.now()
-    started = prepared.started_at or now
+    record_calls(rt, [FinishedCall(prepared, outcome, rt.clock.now(), limit)])
+
+
+def record_calls(rt: Runtime, calls: Sequence[FinishedCall]) -> None:
+    """Settle the holds of finished calls and record them as spans, in one transaction; if that
+    fails the holds are still settled (the calls are paid for) and the error raised."""
     book = price_book_for(rt)
+    recorded = [_recorded(call, book) for call in calls]
+    settlements = [(r.reservation, r.actual, r.at) for r in recorded if r.reservation is not None]
+
+    def settle_holds(uow: Session, _at: datetime) -> None:
+        for reservation, actual, at in settlements:
+            settle_before_commit(uow, reservation, actual, at)
+
+    try:
+        record_spans(
+            rt,
+            [(r.project_id, r.spans) for r in recorded],
+            price_book=book,
+            along=settle_holds if settlements else None,
+            durable=rt.settings.gateway_durable_writes,
+        )
+    except Exception:
+        if not settlements:
+            raise
+        with rt.db.write() as uow:  # the calls are paid for even when their spans cannot be stored
+            settle_many(
+                uow,
+                [(reservation, actual) for reservation, actual, _ in settlements],
+                now=max(at for *_, at in settlements),
+            )
+        raise
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    project_id: int
+    spans: list[NormalizedSpan]
+    reservation: str | None
+    actual: Amounts | None
+    at: datetime
+
+
+def _recorded(call: FinishedCall, book: PriceBook) -> _Recorded:
+    """A finished call's spans (its LLM span and the tool results it carried) and its cost."""
+    prepared, outcome, now, limit = call.prepared, call.outcome, call.finished_at, call.limit
+    started = prepared.started_at or now
     usage = outcome.usage
     cost = (
         book.price_call(None, outcome.model or prepared.route.model, usage, now) if usage else None
@@ -486,27 +542,7 @@ def finish_call(
             **common,  # type: ignore[arg-type]
         )
     )
-    reservation = prepared.reservation_id
-    settle_hold = (
-        None
-        if reservation is None
-        else lambda uow, _at: settle_before_commit(uow, reservation, actual, now)
-    )
-    try:
-        record_spans(
-            rt,
-            [(prepared.project_id, spans)],
-            default_agent=agent,
-            price_book=book,
-            along=settle_hold,
-            durable=rt.settings.gateway_durable_writes,
-        )
-    except Exception:
-        if reservation is None:
-            raise
-        with rt.db.write() as uow:  # the call is paid for even when its span cannot be stored
-            settle(uow, reservation, actual, now=now)
-        raise
+    return _Recorded(prepared.project_id, spans, prepared.reservation_id, actual, now)
 
 
 def release_call(rt: Runtime, prepared: PreparedCall) -> None:

@@ -22,12 +22,14 @@ from starlette.concurrency import run_in_threadpool
 
 from corral.core.gateway import (
     CallOutcome,
+    FinishedCall,
     PreparedCall,
     decide_tool_calls,
     finish_call,
     prepare_call,
     release_call,
 )
+from corral.core.gateway_recorder import CallRecorder, running_recorder
 from corral.core.runtime import Runtime
 from corral.errors import CorralError, MalformedRequest
 from corral.schemas.policies import AuthorizeDecision
@@ -155,7 +157,7 @@ async def forward(request: Request, rt: Runtime, actor: Actor, api: ProviderApi)
             input_text=input_text,
             tool_results=tool_results,
         )
-        task = BackgroundTask(finish_call, rt, prepared, outcome, limit=limit)
+        task = _recording(rt, prepared, outcome, limit)
         return Response(
             content,
             status_code=response.status_code,
@@ -174,14 +176,29 @@ async def forward(request: Request, rt: Runtime, actor: Actor, api: ProviderApi)
     if denied is not None:
         outcome.denied_tool = denied.tool
         response_error = gateway_error(api, _denied(denied))
-        response_error.background = BackgroundTask(finish_call, rt, prepared, outcome, limit=limit)
+        response_error.background = _recording(rt, prepared, outcome, limit)
         return response_error
     return Response(
         content,
         status_code=response.status_code,
         media_type=response.headers.get("content-type", "application/json"),
-        background=BackgroundTask(finish_call, rt, prepared, outcome, limit=limit),
+        background=_recording(rt, prepared, outcome, limit),
     )
+
+
+def _recording(
+    rt: Runtime, prepared: PreparedCall, outcome: CallOutcome, limit: int
+) -> BackgroundTask:
+    """What runs once the response is sent: the call handed to the recorder, or settled and
+    recorded right there when no recorder runs."""
+    recorder = running_recorder(rt)
+    if recorder is None:
+        return BackgroundTask(finish_call, rt, prepared, outcome, limit=limit)
+    return BackgroundTask(_submit, recorder, FinishedCall(prepared, outcome, rt.clock.now(), limit))
+
+
+async def _submit(recorder: CallRecorder, call: FinishedCall) -> None:
+    recorder.submit(call)  # quick: on the event loop, without a trip to the thread pool
 
 
 def _split_events(buffer: bytearray) -> list[bytes]:
@@ -253,7 +270,11 @@ def _stream(
                 outcome.output_text = None
             # Clients often hang up right after the last event, which cancels anything that
             # would run after the response: the settlement is handed to a worker thread here.
-            _in_background(finish_call, rt, prepared, outcome, limit=limit)
+            recorder = running_recorder(rt)
+            if recorder is not None:
+                recorder.submit(FinishedCall(prepared, outcome, rt.clock.now(), limit))
+            else:
+                _in_background(finish_call, rt, prepared, outcome, limit=limit)
 
     return StreamingResponse(
         events(), media_type="text/event-stream", headers={"cache-control": "no-cache"}
