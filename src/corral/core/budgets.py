@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Table, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from corral.core.access import Principal, authorize, resolve_project
@@ -147,29 +147,41 @@ def applicable_budgets(
 # --- counters -------------------------------------------------------------------------------
 
 
-def _locked_counters(
-    uow: Session, budget: BudgetRow, key: str, now: datetime
-) -> tuple[BudgetCounterRow, list[BudgetCounterRow]] | None:
-    """The counter of the current bucket (created if needed) and every counter of the window,
-    all locked until the transaction ends; None if the budget was deleted meanwhile (its terms
-    may have been read before this transaction)."""
+_COUNTERS: Table = BudgetCounterRow.__table__  # type: ignore[assignment]
+_RESERVATIONS: Table = BudgetReservationRow.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class _Window:
+    """A subject's counters of one budget's current window, locked: the current bucket's
+    counter and the window's totals."""
+
+    current_id: int
+    spent: int
+    reserved: int
+
+
+def _locked_window(uow: Session, budget: BudgetRow, key: str, now: datetime) -> _Window | None:
+    """The counters of the budget's current window for ``key`` (the current bucket's created
+    if needed), all locked until the transaction ends; None if the budget was deleted meanwhile
+    (its terms may have been read before this transaction). Plain statements, no ORM objects:
+    this runs before every gateway call."""
     window = budget.window
     current_start = bucket_start(window, now)  # type: ignore[arg-type]
     first, last = window_buckets(window, now, budget.rolling_hours)  # type: ignore[arg-type]
     query = (
-        select(BudgetCounterRow)
+        select(_COUNTERS.c.id, _COUNTERS.c.bucket_start, _COUNTERS.c.spent, _COUNTERS.c.reserved)
         .where(
-            BudgetCounterRow.budget_id == budget.id,
-            BudgetCounterRow.subject_key == key,
-            BudgetCounterRow.bucket_start >= first,
-            BudgetCounterRow.bucket_start <= last,
+            _COUNTERS.c.budget_id == budget.id,
+            _COUNTERS.c.subject_key == key,
+            _COUNTERS.c.bucket_start >= first,
+            _COUNTERS.c.bucket_start <= last,
         )
-        .order_by(BudgetCounterRow.bucket_start)
+        .order_by(_COUNTERS.c.bucket_start)
         .with_for_update()
-        .execution_options(populate_existing=True)
     )
-    counters = uow.scalars(query).all()
-    current = next((c for c in counters if c.bucket_start == current_start), None)
+    counters = uow.execute(query).all()
+    current = next((c.id for c in counters if c.bucket_start == current_start), None)
     if current is None:  # the first call of this bucket creates its counter (once, racing or not)
         alive = uow.scalar(
             select(BudgetRow.id).where(BudgetRow.id == budget.id).with_for_update(key_share=True)
@@ -178,7 +190,7 @@ def _locked_counters(
             return None
         insert_ignoring_conflicts(
             uow,
-            BudgetCounterRow.__table__,  # type: ignore[arg-type]
+            _COUNTERS,
             [
                 {
                     "budget_id": budget.id,
@@ -189,9 +201,13 @@ def _locked_counters(
                 }
             ],
         )
-        counters = uow.scalars(query).all()
-        current = next(c for c in counters if c.bucket_start == current_start)
-    return current, list(counters)
+        counters = uow.execute(query).all()
+        current = next(c.id for c in counters if c.bucket_start == current_start)
+    return _Window(
+        current_id=current,
+        spent=sum(c.spent for c in counters),
+        reserved=sum(c.reserved for c in counters),
+    )
 
 
 def _exceeded(
@@ -248,30 +264,31 @@ def reserve(
     holds = []
     for budget, key in applicable_budgets(uow, context, budgets):
         requested = estimate.in_unit(budget.unit)
-        locked = _locked_counters(uow, budget, key, now)
-        if locked is None:
+        window = _locked_window(uow, budget, key, now)
+        if window is None:
             continue
-        current, counters = locked
-        spent = sum(c.spent for c in counters)
-        reserved = sum(c.reserved for c in counters)
-        if budget.enforce and spent + reserved + requested > budget.limit_units:
-            raise _exceeded(budget, key, spent, reserved, requested, now)
-        current.reserved += requested
+        if budget.enforce and window.spent + window.reserved + requested > budget.limit_units:
+            raise _exceeded(budget, key, window.spent, window.reserved, requested, now)
+        uow.execute(
+            update(_COUNTERS)
+            .where(_COUNTERS.c.id == window.current_id)
+            .values(reserved=_COUNTERS.c.reserved + requested)
+        )
         holds.append(
             {
                 "budget_id": budget.id,
-                "counter_id": current.id,
+                "counter_id": window.current_id,
                 "unit": budget.unit,
                 "amount": requested,
             }
         )
-    row = BudgetReservationRow(
-        id=secrets.token_hex(12),
-        status="held",
-        holds=holds,
-        estimated_nano_usd=estimate.nano_usd,
-        estimated_tokens=estimate.tokens,
-        context={
+    values: dict[str, Any] = {
+        "id": secrets.token_hex(12),
+        "status": "held",
+        "holds": holds,
+        "estimated_nano_usd": estimate.nano_usd,
+        "estimated_tokens": estimate.tokens,
+        "context": {
             "project_id": context.project_id,
             "agent": context.agent,
             "user": context.user,
@@ -279,12 +296,11 @@ def reserve(
             "trace": context.trace,
             **(details or {}),
         },
-        created_at=now,
-        expires_at=now + RESERVATION_TTL,
-    )
-    uow.add(row)
-    uow.flush()
-    return row
+        "created_at": now,
+        "expires_at": now + RESERVATION_TTL,
+    }
+    uow.execute(insert(_RESERVATIONS).values(values))
+    return BudgetReservationRow(**values)  # what was stored, not attached to the session
 
 
 def settle(
