@@ -29,7 +29,7 @@ from corral.core.gateway import (
     prepare_call,
     release_call,
 )
-from corral.core.gateway_recorder import CallRecorder, running_recorder
+from corral.core.gateway_recorder import running_recorder
 from corral.core.runtime import Runtime
 from corral.errors import CorralError, MalformedRequest
 from corral.schemas.policies import AuthorizeDecision
@@ -188,17 +188,22 @@ async def forward(request: Request, rt: Runtime, actor: Actor, api: ProviderApi)
 
 def _recording(
     rt: Runtime, prepared: PreparedCall, outcome: CallOutcome, limit: int
-) -> BackgroundTask:
-    """What runs once the response is sent: the call handed to the recorder, or settled and
-    recorded right there when no recorder runs."""
+) -> BackgroundTask | None:
+    """Settle and record the call: handed to the recorder now, or, when no recorder runs, a task
+    run right after the response is sent."""
+    if _to_recorder(rt, prepared, outcome, limit):
+        return None
+    return BackgroundTask(finish_call, rt, prepared, outcome, limit=limit)
+
+
+def _to_recorder(rt: Runtime, prepared: PreparedCall, outcome: CallOutcome, limit: int) -> bool:
+    """Hand the call to the recorder, if one runs: it writes a moment later, so nothing waits
+    for it, and a client hanging up cannot cancel it."""
     recorder = running_recorder(rt)
     if recorder is None:
-        return BackgroundTask(finish_call, rt, prepared, outcome, limit=limit)
-    return BackgroundTask(_submit, recorder, FinishedCall(prepared, outcome, rt.clock.now(), limit))
-
-
-async def _submit(recorder: CallRecorder, call: FinishedCall) -> None:
-    recorder.submit(call)  # quick: on the event loop, without a trip to the thread pool
+        return False
+    recorder.submit(FinishedCall(prepared, outcome, rt.clock.now(), limit))
+    return True
 
 
 def _split_events(buffer: bytearray) -> list[bytes]:
@@ -270,10 +275,7 @@ def _stream(
                 outcome.output_text = None
             # Clients often hang up right after the last event, which cancels anything that
             # would run after the response: the settlement is handed to a worker thread here.
-            recorder = running_recorder(rt)
-            if recorder is not None:
-                recorder.submit(FinishedCall(prepared, outcome, rt.clock.now(), limit))
-            else:
+            if not _to_recorder(rt, prepared, outcome, limit):
                 _in_background(finish_call, rt, prepared, outcome, limit=limit)
 
     return StreamingResponse(
