@@ -48,7 +48,7 @@ from corral.core.providers import Route, choose_route, enabled_providers
 from corral.core.runtime import Runtime
 from corral.core.span_store import record_spans
 from corral.core.tokens import count_tokens
-from corral.db.schema import AgentRow, ProjectMemberRow, ProjectRow
+from corral.db.schema import AgentRow, BudgetRow, ProjectMemberRow, ProjectRow, ProviderRow
 from corral.errors import Forbidden, InvalidRequest
 from corral.schemas.access import Permission
 from corral.schemas.lifecycle import ResolvedVersion
@@ -140,7 +140,7 @@ def _baggage(headers: Mapping[str, str], key: str) -> str | None:
 
 
 def _project(
-    uow: Session, cache: GatewayCache, actor: Principal, headers: Mapping[str, str], now: datetime
+    cache: GatewayCache, actor: Principal, headers: Mapping[str, str], now: datetime
 ) -> ProjectRow:
     name = _header(headers, "x-corral-project")
     if name is not None:
@@ -168,7 +168,6 @@ def _project(
 
 
 def _agent(
-    uow: Session,
     cache: GatewayCache,
     actor: Principal,
     headers: Mapping[str, str],
@@ -243,10 +242,47 @@ def prepare_call(rt: Runtime, actor: Principal, intent: CallIntent) -> PreparedC
     prompt_tokens = (
         round((count_tokens(intent.prompt_text) + 4 * intent.messages) * PROMPT_MARGIN) + 16
     )
+    # Read before taking a write connection: a cache miss reads in a session of its own.
+    known = _known(rt, actor, intent.headers)
     return write_shared(
         rt,
-        lambda uow, now: _prepare(uow, rt, actor, intent, book, prompt_tokens, now),
+        lambda uow, now: _prepare(uow, rt, actor, intent, known, book, prompt_tokens, now),
         durable=rt.settings.gateway_durable_writes,
+    )
+
+
+@dataclass(frozen=True)
+class _Known:
+    """What a call reads through the gateway cache."""
+
+    project: ProjectRow
+    agent: AgentRow | None
+    environment: str
+    deployed: bool
+    providers: list[tuple[ProviderRow, str | None]]
+    budgets: list[BudgetRow]
+
+
+def _known(rt: Runtime, actor: Principal, headers: Mapping[str, str]) -> _Known:
+    cache = gateway_cache(rt)
+    now = rt.clock.now()
+    project = _project(cache, actor, headers, now)
+    agent = _agent(cache, actor, headers, project, now)
+    environment = _header(headers, "x-corral-environment") or "production"
+    deployed = agent is not None and cache.get(
+        ("deployed", agent.id, environment),
+        lambda read: deployment_row(read, agent, environment) is not None,
+        now,
+    )
+    return _Known(
+        project=project,
+        agent=agent,
+        environment=environment,
+        deployed=deployed,
+        providers=cache.get("providers", lambda read: enabled_providers(rt, read), now),
+        budgets=cache.get(
+            ("budgets", project.id), lambda read: project_budgets(read, project.id), now
+        ),
     )
 
 
@@ -255,14 +291,13 @@ def _prepare(
     rt: Runtime,
     actor: Principal,
     intent: CallIntent,
+    known: _Known,
     book: PriceBook,
     prompt_tokens: int,
     now: datetime,
 ) -> PreparedCall:
     headers = intent.headers
-    cache = gateway_cache(rt)
-    project = _project(uow, cache, actor, headers, now)
-    agent = _agent(uow, cache, actor, headers, project, now)
+    project, agent = known.project, known.agent
     session = _header(headers, "x-corral-session") or _baggage(headers, "session.id")
     if session is not None:
         check_session_not_halted(uow, project.id, session)
@@ -273,24 +308,15 @@ def _prepare(
     trace_id = traceparent.group(1) if traceparent else secrets.token_hex(16)
     parent_span_id = traceparent.group(2) if traceparent else None
     version: ResolvedVersion | None = None
-    if agent is not None:
-        environment = _header(headers, "x-corral-environment") or "production"
-        deployed = cache.get(
-            ("deployed", agent.id, environment),
-            lambda read: deployment_row(read, agent, environment) is not None,
-            now,
-        )
-        if deployed:
-            version = resolve_for_agent(uow, rt, agent, environment, session)
+    if agent is not None and known.deployed:
+        version = resolve_for_agent(uow, rt, agent, known.environment, session)
     model = intent.model
     if version is not None:
         model = version.config.model
         if version.config.provider:
             model = f"{version.config.provider}/{model}"
     api_kind = "anthropic" if intent.api == "anthropic-messages" else "openai"
-    route = choose_route(
-        cache.get("providers", lambda read: enabled_providers(rt, read), now), api_kind, model
-    )
+    route = choose_route(known.providers, api_kind, model)
     removed = [
         t for t in intent.tool_names if not tool_allowed(uow, agent, version, project.name, t)
     ]
@@ -315,9 +341,7 @@ def _prepare(
         estimate,
         now=now,
         details={"model": route.model, "api": intent.api},
-        budgets=cache.get(
-            ("budgets", project.id), lambda read: project_budgets(read, project.id), now
-        ),
+        budgets=known.budgets,
     )
     return PreparedCall(
         intent=intent,
