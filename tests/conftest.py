@@ -137,8 +137,14 @@ def clock() -> ManualClock:
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     # In-process apps run no background jobs: tests call job functions directly, with the
-    # manual clock, so nothing happens behind their back.
-    return Settings(home=tmp_path / "home", database_url=database_url, jobs_enabled=False)
+    # manual clock, so nothing happens behind their back. Gateway calls are recorded by their
+    # own requests, so a test reads them as soon as the call returns.
+    return Settings(
+        home=tmp_path / "home",
+        database_url=database_url,
+        jobs_enabled=False,
+        gateway_record_delay_ms=0,
+    )
 
 
 @pytest.fixture

@@ -178,6 +178,17 @@ class Settings(BaseSettings):
             "model ships inside that package) fuses embedding similarity with BM25."
         ),
     )
+    gateway_cache_seconds: float = Field(
+        default=2,
+        ge=0,
+        le=60,
+        description=(
+            "How long a replica remembers the projects, agents, providers and budget terms the "
+            "gateway reads on every call. A change applies at once on the replica that made it "
+            "and within this time on the others; 0 reads them on every call. What budgets have "
+            "spent and hold is always read at the call."
+        ),
+    )
     gateway_default_max_tokens: int = Field(
         default=4096,
         ge=1,
@@ -193,6 +204,16 @@ class Settings(BaseSettings):
             "Whether the gateway's budget holds, settlements and call spans wait for the disk "
             "flush before going on. Off, they survive a crash of Corral but the last moment of "
             "them may be lost in a crash of the machine, and each call is faster."
+        ),
+    )
+    gateway_record_delay_ms: float = Field(
+        default=10,
+        ge=0,
+        le=1_000,
+        description=(
+            "How long after a call answers its settlement and span are written, by a worker "
+            "thread that writes the calls finishing meanwhile together. 0 writes each call on "
+            "its own request, after the answer."
         ),
     )
     gateway_record_content_bytes: int = Field(
@@ -217,6 +238,16 @@ class Settings(BaseSettings):
         description=(
             "Sessions waiting for detection per process (background mode). When full, ingest "
             "waits up to 5 s for room, then that session is judged at its next batch."
+        ),
+    )
+    detection_gather_ms: float = Field(
+        default=200,
+        ge=0,
+        le=5_000,
+        description=(
+            "How long the detection worker lets batches gather after the first one arrives "
+            "(background mode), so that a session's calls and exports of that moment cost one "
+            "pass; findings come that much later."
         ),
     )
     metric_rules_interval_seconds: float = Field(

@@ -14,8 +14,10 @@ from corral.core.budgets import (
     CallContext,
     budget_usage,
     create_budget,
+    delete_budget,
     expire_reservations,
     list_alerts,
+    project_budgets,
     reserve,
     settle,
 )
@@ -114,6 +116,27 @@ def test_each_session_gets_its_own_counter(
         runtime, CallContext(project_id=project_id), usd(5)
     )  # no session: the budget does not apply
     assert {u.subject for u in budget_usage(runtime, admin, budget.id)} == {"s1", "s2"}
+
+
+def test_a_budget_deleted_after_its_terms_were_read_holds_nothing(
+    runtime: Runtime, admin: Principal, project_id: int
+) -> None:
+    kept = create_budget(runtime, admin, BudgetCreate(name="kept", scope="workspace", limit=9.0))
+    gone = create_budget(runtime, admin, BudgetCreate(name="gone", scope="session", limit=1.0))
+    with runtime.db.read() as uow:
+        terms = project_budgets(uow, project_id)  # as another replica keeps them for a moment
+    assert [b.id for b in terms] == [kept.id, gone.id]
+    delete_budget(runtime, admin, gone.id)
+    with runtime.db.write() as uow:
+        held = reserve(
+            uow,
+            CallContext(project_id=project_id, session="s1"),
+            usd(5.0),  # more than the deleted budget allowed
+            now=runtime.clock.now(),
+            budgets=terms,
+        )
+    assert [h["budget_id"] for h in held.holds] == [kept.id]
+    assert budget_usage(runtime, admin, kept.id)[0].reserved == 5.0
 
 
 def test_token_budgets_count_tokens(runtime: Runtime, admin: Principal, project_id: int) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from corral.core.access import Principal
+from corral.core.gateway_cache import forget_gateway_reads_after_commit
 from corral.core.principal_cache import forget_principals_after_commit
 from corral.core.request_context import current_request_id
 from corral.db.schema import AuditEventRow, AuditHeadRow, ProjectRow
@@ -71,6 +72,7 @@ def record_audit(
     ``tool.authorize``). ``actor`` None means Corral itself (a background job).
     """
     forget_principals_after_commit(uow, action)
+    forget_gateway_reads_after_commit(uow, action)
     head = _lock_head(uow)
     row = AuditEventRow(
         seq=head.last_seq + 1,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Table, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from corral.core.access import Principal, authorize, resolve_project
@@ -117,49 +117,80 @@ def _subject_key(budget: BudgetRow, context: CallContext) -> str | None:
     return "" if budget.subject == subject else None
 
 
-def applicable_budgets(uow: Session, context: CallContext) -> list[tuple[BudgetRow, str]]:
+def project_budgets(uow: Session, project_id: int) -> list[BudgetRow]:
+    """Every enabled budget of the project or of the whole workspace, in id order."""
+    return list(
+        uow.scalars(
+            select(BudgetRow)
+            .where(
+                BudgetRow.disabled.is_(False),
+                or_(BudgetRow.project_id.is_(None), BudgetRow.project_id == project_id),
+            )
+            .order_by(BudgetRow.id)
+        ).all()
+    )
+
+
+def applicable_budgets(
+    uow: Session, context: CallContext, candidates: Sequence[BudgetRow] | None = None
+) -> list[tuple[BudgetRow, str]]:
     """Every enabled budget that applies to the call, with its counter key, in id order (the
-    lock order, so concurrent reservations cannot deadlock)."""
-    rows = uow.scalars(
-        select(BudgetRow)
-        .where(
-            BudgetRow.disabled.is_(False),
-            or_(BudgetRow.project_id.is_(None), BudgetRow.project_id == context.project_id),
-        )
-        .order_by(BudgetRow.id)
-    ).all()
+    lock order, so concurrent reservations cannot deadlock).
+
+    ``candidates``: the project's budgets (:func:`project_budgets`) read earlier, to read none
+    here; they must be in id order.
+    """
+    rows = project_budgets(uow, context.project_id) if candidates is None else candidates
     return [(row, key) for row in rows if (key := _subject_key(row, context)) is not None]
 
 
 # --- counters -------------------------------------------------------------------------------
 
 
-def _locked_counters(
-    uow: Session, budget: BudgetRow, key: str, now: datetime
-) -> tuple[BudgetCounterRow, list[BudgetCounterRow]]:
-    """The counter of the current bucket (created if needed) and every counter of the window,
-    all locked until the transaction ends."""
+_COUNTERS: Table = BudgetCounterRow.__table__  # type: ignore[assignment]
+_RESERVATIONS: Table = BudgetReservationRow.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class _Window:
+    """A subject's counters of one budget's current window, locked: the current bucket's
+    counter and the window's totals."""
+
+    current_id: int
+    spent: int
+    reserved: int
+
+
+def _locked_window(uow: Session, budget: BudgetRow, key: str, now: datetime) -> _Window | None:
+    """The counters of the budget's current window for ``key`` (the current bucket's created
+    if needed), all locked until the transaction ends; None if the budget was deleted meanwhile
+    (its terms may have been read before this transaction). Plain statements, no ORM objects:
+    this runs before every gateway call."""
     window = budget.window
     current_start = bucket_start(window, now)  # type: ignore[arg-type]
     first, last = window_buckets(window, now, budget.rolling_hours)  # type: ignore[arg-type]
     query = (
-        select(BudgetCounterRow)
+        select(_COUNTERS.c.id, _COUNTERS.c.bucket_start, _COUNTERS.c.spent, _COUNTERS.c.reserved)
         .where(
-            BudgetCounterRow.budget_id == budget.id,
-            BudgetCounterRow.subject_key == key,
-            BudgetCounterRow.bucket_start >= first,
-            BudgetCounterRow.bucket_start <= last,
+            _COUNTERS.c.budget_id == budget.id,
+            _COUNTERS.c.subject_key == key,
+            _COUNTERS.c.bucket_start >= first,
+            _COUNTERS.c.bucket_start <= last,
         )
-        .order_by(BudgetCounterRow.bucket_start)
+        .order_by(_COUNTERS.c.bucket_start)
         .with_for_update()
-        .execution_options(populate_existing=True)
     )
-    counters = uow.scalars(query).all()
-    current = next((c for c in counters if c.bucket_start == current_start), None)
+    counters = uow.execute(query).all()
+    current = next((c.id for c in counters if c.bucket_start == current_start), None)
     if current is None:  # the first call of this bucket creates its counter (once, racing or not)
+        alive = uow.scalar(
+            select(BudgetRow.id).where(BudgetRow.id == budget.id).with_for_update(key_share=True)
+        )
+        if alive is None:
+            return None
         insert_ignoring_conflicts(
             uow,
-            BudgetCounterRow.__table__,  # type: ignore[arg-type]
+            _COUNTERS,
             [
                 {
                     "budget_id": budget.id,
@@ -170,9 +201,13 @@ def _locked_counters(
                 }
             ],
         )
-        counters = uow.scalars(query).all()
-        current = next(c for c in counters if c.bucket_start == current_start)
-    return current, list(counters)
+        counters = uow.execute(query).all()
+        current = next(c.id for c in counters if c.bucket_start == current_start)
+    return _Window(
+        current_id=current,
+        spent=sum(c.spent for c in counters),
+        reserved=sum(c.reserved for c in counters),
+    )
 
 
 def _exceeded(
@@ -218,33 +253,42 @@ def reserve(
     *,
     now: datetime,
     details: dict[str, Any] | None = None,
+    budgets: Sequence[BudgetRow] | None = None,
 ) -> BudgetReservationRow:
     """Hold ``estimate`` on every applicable budget, or raise :class:`BudgetExceeded` and hold
-    nothing (the caller's transaction rolls back)."""
+    nothing (the caller's transaction rolls back).
+
+    ``budgets``: the project's budgets as :func:`project_budgets` read them, when the caller
+    keeps them for a moment; what they have spent and hold is read here, locked, either way.
+    """
     holds = []
-    for budget, key in applicable_budgets(uow, context):
+    for budget, key in applicable_budgets(uow, context, budgets):
         requested = estimate.in_unit(budget.unit)
-        current, counters = _locked_counters(uow, budget, key, now)
-        spent = sum(c.spent for c in counters)
-        reserved = sum(c.reserved for c in counters)
-        if budget.enforce and spent + reserved + requested > budget.limit_units:
-            raise _exceeded(budget, key, spent, reserved, requested, now)
-        current.reserved += requested
+        window = _locked_window(uow, budget, key, now)
+        if window is None:
+            continue
+        if budget.enforce and window.spent + window.reserved + requested > budget.limit_units:
+            raise _exceeded(budget, key, window.spent, window.reserved, requested, now)
+        uow.execute(
+            update(_COUNTERS)
+            .where(_COUNTERS.c.id == window.current_id)
+            .values(reserved=_COUNTERS.c.reserved + requested)
+        )
         holds.append(
             {
                 "budget_id": budget.id,
-                "counter_id": current.id,
+                "counter_id": window.current_id,
                 "unit": budget.unit,
                 "amount": requested,
             }
         )
-    row = BudgetReservationRow(
-        id=secrets.token_hex(12),
-        status="held",
-        holds=holds,
-        estimated_nano_usd=estimate.nano_usd,
-        estimated_tokens=estimate.tokens,
-        context={
+    values: dict[str, Any] = {
+        "id": secrets.token_hex(12),
+        "status": "held",
+        "holds": holds,
+        "estimated_nano_usd": estimate.nano_usd,
+        "estimated_tokens": estimate.tokens,
+        "context": {
             "project_id": context.project_id,
             "agent": context.agent,
             "user": context.user,
@@ -252,12 +296,11 @@ def reserve(
             "trace": context.trace,
             **(details or {}),
         },
-        created_at=now,
-        expires_at=now + RESERVATION_TTL,
-    )
-    uow.add(row)
-    uow.flush()
-    return row
+        "created_at": now,
+        "expires_at": now + RESERVATION_TTL,
+    }
+    uow.execute(insert(_RESERVATIONS).values(values))
+    return BudgetReservationRow(**values)  # what was stored, not attached to the session
 
 
 def settle(
@@ -296,16 +339,18 @@ def settle_many(
     ).all()
     held = [row for row in rows if row.status == "held"]
     counter_ids = sorted({int(h["counter_id"]) for row in held for h in row.holds})
-    counters = {
-        c.id: c
-        for c in uow.scalars(
-            select(BudgetCounterRow)
-            .where(BudgetCounterRow.id.in_(counter_ids))
-            .order_by(BudgetCounterRow.budget_id, BudgetCounterRow.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    }
+    counters: dict[int, BudgetCounterRow] = {}
+    budgets: dict[int, BudgetRow] = {}
+    for locked, budget in uow.execute(
+        select(BudgetCounterRow, BudgetRow)
+        .join(BudgetRow, BudgetRow.id == BudgetCounterRow.budget_id)
+        .where(BudgetCounterRow.id.in_(counter_ids))
+        .order_by(BudgetCounterRow.budget_id, BudgetCounterRow.id)
+        .with_for_update(of=BudgetCounterRow)
+        .execution_options(populate_existing=True)
+    ):
+        counters[locked.id] = locked
+        budgets[budget.id] = budget
     charged: dict[int, tuple[BudgetCounterRow, int]] = {}
     for row in held:
         actual = actual_of[row.id]
@@ -324,7 +369,7 @@ def settle_many(
         row.settled_at = now
     uow.flush()
     if charged:
-        _fire_thresholds(uow, list(charged.values()), now)
+        _fire_thresholds(uow, budgets, list(charged.values()), now)
     return {row.id: row for row in rows}
 
 
@@ -356,14 +401,15 @@ def expire_reservations(rt: Runtime) -> int:
 
 
 def _fire_thresholds(
-    uow: Session, charged: Sequence[tuple[BudgetCounterRow, int]], now: datetime
+    uow: Session,
+    budgets: dict[int, BudgetRow],
+    charged: Sequence[tuple[BudgetCounterRow, int]],
+    now: datetime,
 ) -> None:
     """Record each soft threshold that the amounts just charged crossed (once per budget,
-    subject and window)."""
+    subject and window); ``budgets`` by id, read with the counters."""
     for counter, amount in charged:
-        budget = uow.get(BudgetRow, counter.budget_id)
-        if budget is None:
-            continue
+        budget = budgets[counter.budget_id]
         if not budget.thresholds:
             continue
         first, last = window_buckets(budget.window, now, budget.rolling_hours)  # type: ignore[arg-type]

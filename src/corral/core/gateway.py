@@ -28,24 +28,27 @@ from corral.core.budgets import (
     Amounts,
     CallContext,
     from_units,
+    project_budgets,
     reserve,
     settle,
     settle_before_commit,
+    settle_many,
     to_units,
 )
 from corral.core.cedar import evaluate, parse_policy
 from corral.core.deployments import deployment_row, resolve_for_agent
 from corral.core.detection.breaker import check_session_not_halted
+from corral.core.gateway_cache import GatewayCache, gateway_cache
 from corral.core.group_commit import write_shared
 from corral.core.normalize import NormalizedSpan
 from corral.core.policies import active_policy, decide_tool_call
 from corral.core.prices import price_book_for
 from corral.core.pricing import PriceBook, TokenUsage
-from corral.core.providers import Route, route_model
+from corral.core.providers import Route, choose_route, enabled_providers
 from corral.core.runtime import Runtime
 from corral.core.span_store import record_spans
 from corral.core.tokens import count_tokens
-from corral.db.schema import AgentRow, ProjectMemberRow, ProjectRow
+from corral.db.schema import AgentRow, BudgetRow, ProjectMemberRow, ProjectRow, ProviderRow
 from corral.errors import Forbidden, InvalidRequest
 from corral.schemas.access import Permission
 from corral.schemas.lifecycle import ResolvedVersion
@@ -136,10 +139,19 @@ def _baggage(headers: Mapping[str, str], key: str) -> str | None:
     return None
 
 
-def _project(uow: Session, actor: Principal, headers: Mapping[str, str]) -> ProjectRow:
+def _project(
+    cache: GatewayCache, actor: Principal, headers: Mapping[str, str], now: datetime
+) -> ProjectRow:
     name = _header(headers, "x-corral-project")
     if name is not None:
-        return resolve_project(uow, actor, name, Permission.GATEWAY_CALL)
+        # A miss raises (and keeps nothing); a kept row is authorized for each caller anew.
+        row = cache.get(
+            ("project", name),
+            lambda read: resolve_project(read, actor, name, Permission.GATEWAY_CALL),
+            now,
+        )
+        authorize(actor, Permission.GATEWAY_CALL, row)
+        return row
     scope = actor.project_scope()
     if scope is None or len(scope) != 1:
         raise InvalidRequest(
@@ -148,21 +160,36 @@ def _project(uow: Session, actor: Principal, headers: Mapping[str, str]) -> Proj
             code="project_required",
         )
     (project_id,) = scope
-    row = uow.get_one(ProjectRow, project_id)
+    row = cache.get(
+        ("project_id", project_id), lambda read: read.get_one(ProjectRow, project_id), now
+    )
     authorize(actor, Permission.GATEWAY_CALL, row)
     return row
 
 
 def _agent(
-    uow: Session, actor: Principal, headers: Mapping[str, str], project: ProjectRow
+    cache: GatewayCache,
+    actor: Principal,
+    headers: Mapping[str, str],
+    project: ProjectRow,
+    now: datetime,
 ) -> AgentRow | None:
     named = _header(headers, "x-corral-agent")
     if actor.kind == "agent":
         if named is not None and named != actor.name:
             raise Forbidden("an agent key calls as its own agent.", code="permission_denied")
-        return uow.get_one(AgentRow, actor.id)
+        return cache.get(("agent", actor.id), lambda read: read.get_one(AgentRow, actor.id), now)
     if named is None:
         return None
+    # Kept only once granted: any caller allowed in the project may then name it.
+    return cache.get(
+        ("granted_agent", project.id, named),
+        lambda read: _granted_agent(read, actor, named, project),
+        now,
+    )
+
+
+def _granted_agent(uow: Session, actor: Principal, named: str, project: ProjectRow) -> AgentRow:
     agent = find_agent(uow, actor, named)
     granted = uow.scalars(
         select(ProjectMemberRow.id).where(
@@ -215,10 +242,47 @@ def prepare_call(rt: Runtime, actor: Principal, intent: CallIntent) -> PreparedC
     prompt_tokens = (
         round((count_tokens(intent.prompt_text) + 4 * intent.messages) * PROMPT_MARGIN) + 16
     )
+    # Read before taking a write connection: a cache miss reads in a session of its own.
+    known = _known(rt, actor, intent.headers)
     return write_shared(
         rt,
-        lambda uow, now: _prepare(uow, rt, actor, intent, book, prompt_tokens, now),
+        lambda uow, now: _prepare(uow, rt, actor, intent, known, book, prompt_tokens, now),
         durable=rt.settings.gateway_durable_writes,
+    )
+
+
+@dataclass(frozen=True)
+class _Known:
+    """What a call reads through the gateway cache."""
+
+    project: ProjectRow
+    agent: AgentRow | None
+    environment: str
+    deployed: bool
+    providers: list[tuple[ProviderRow, str | None]]
+    budgets: list[BudgetRow]
+
+
+def _known(rt: Runtime, actor: Principal, headers: Mapping[str, str]) -> _Known:
+    cache = gateway_cache(rt)
+    now = rt.clock.now()
+    project = _project(cache, actor, headers, now)
+    agent = _agent(cache, actor, headers, project, now)
+    environment = _header(headers, "x-corral-environment") or "production"
+    deployed = agent is not None and cache.get(
+        ("deployed", agent.id, environment),
+        lambda read: deployment_row(read, agent, environment) is not None,
+        now,
+    )
+    return _Known(
+        project=project,
+        agent=agent,
+        environment=environment,
+        deployed=deployed,
+        providers=cache.get("providers", lambda read: enabled_providers(rt, read), now),
+        budgets=cache.get(
+            ("budgets", project.id), lambda read: project_budgets(read, project.id), now
+        ),
     )
 
 
@@ -227,13 +291,13 @@ def _prepare(
     rt: Runtime,
     actor: Principal,
     intent: CallIntent,
+    known: _Known,
     book: PriceBook,
     prompt_tokens: int,
     now: datetime,
 ) -> PreparedCall:
     headers = intent.headers
-    project = _project(uow, actor, headers)
-    agent = _agent(uow, actor, headers, project)
+    project, agent = known.project, known.agent
     session = _header(headers, "x-corral-session") or _baggage(headers, "session.id")
     if session is not None:
         check_session_not_halted(uow, project.id, session)
@@ -244,17 +308,15 @@ def _prepare(
     trace_id = traceparent.group(1) if traceparent else secrets.token_hex(16)
     parent_span_id = traceparent.group(2) if traceparent else None
     version: ResolvedVersion | None = None
-    if agent is not None:
-        environment = _header(headers, "x-corral-environment") or "production"
-        if deployment_row(uow, agent, environment) is not None:
-            version = resolve_for_agent(uow, rt, agent, environment, session)
+    if agent is not None and known.deployed:
+        version = resolve_for_agent(uow, rt, agent, known.environment, session)
     model = intent.model
     if version is not None:
         model = version.config.model
         if version.config.provider:
             model = f"{version.config.provider}/{model}"
     api_kind = "anthropic" if intent.api == "anthropic-messages" else "openai"
-    route = route_model(rt, uow, api_kind, model)
+    route = choose_route(known.providers, api_kind, model)
     removed = [
         t for t in intent.tool_names if not tool_allowed(uow, agent, version, project.name, t)
     ]
@@ -274,7 +336,12 @@ def _prepare(
         version_id=version_id,
     )
     held = reserve(
-        uow, context, estimate, now=now, details={"model": route.model, "api": intent.api}
+        uow,
+        context,
+        estimate,
+        now=now,
+        details={"model": route.model, "api": intent.api},
+        budgets=known.budgets,
     )
     return PreparedCall(
         intent=intent,
@@ -355,13 +422,68 @@ def _span_id(*parts: str) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class FinishedCall:
+    """A call that came back, to be settled and recorded."""
+
+    prepared: PreparedCall
+    outcome: CallOutcome
+    finished_at: datetime
+    limit: int = 32_768
+    """Content recorded on its spans, in characters of each text."""
+
+
 def finish_call(
     rt: Runtime, prepared: PreparedCall, outcome: CallOutcome, *, limit: int = 32_768
 ) -> None:
     """Settle the hold and record the call (and the tool results it carried) as spans."""
-    now = rt.clock.now()
-    started = prepared.started_at or now
+    record_calls(rt, [FinishedCall(prepared, outcome, rt.clock.now(), limit)])
+
+
+def record_calls(rt: Runtime, calls: Sequence[FinishedCall]) -> None:
+    """Settle the holds of finished calls and record them as spans, in one transaction; if that
+    fails the holds are still settled (the calls are paid for) and the error raised."""
     book = price_book_for(rt)
+    recorded = [_recorded(call, book) for call in calls]
+    settlements = [(r.reservation, r.actual, r.at) for r in recorded if r.reservation is not None]
+
+    def settle_holds(uow: Session, _at: datetime) -> None:
+        for reservation, actual, at in settlements:
+            settle_before_commit(uow, reservation, actual, at)
+
+    try:
+        record_spans(
+            rt,
+            [(r.project_id, r.spans) for r in recorded],
+            price_book=book,
+            along=settle_holds if settlements else None,
+            durable=rt.settings.gateway_durable_writes,
+        )
+    except Exception:
+        if not settlements:
+            raise
+        with rt.db.write() as uow:  # the calls are paid for even when their spans cannot be stored
+            settle_many(
+                uow,
+                [(reservation, actual) for reservation, actual, _ in settlements],
+                now=max(at for *_, at in settlements),
+            )
+        raise
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    project_id: int
+    spans: list[NormalizedSpan]
+    reservation: str | None
+    actual: Amounts | None
+    at: datetime
+
+
+def _recorded(call: FinishedCall, book: PriceBook) -> _Recorded:
+    """A finished call's spans (its LLM span and the tool results it carried) and its cost."""
+    prepared, outcome, now, limit = call.prepared, call.outcome, call.finished_at, call.limit
+    started = prepared.started_at or now
     usage = outcome.usage
     cost = (
         book.price_call(None, outcome.model or prepared.route.model, usage, now) if usage else None
@@ -444,27 +566,7 @@ def finish_call(
             **common,  # type: ignore[arg-type]
         )
     )
-    reservation = prepared.reservation_id
-    settle_hold = (
-        None
-        if reservation is None
-        else lambda uow, _at: settle_before_commit(uow, reservation, actual, now)
-    )
-    try:
-        record_spans(
-            rt,
-            [(prepared.project_id, spans)],
-            default_agent=agent,
-            price_book=book,
-            along=settle_hold,
-            durable=rt.settings.gateway_durable_writes,
-        )
-    except Exception:
-        if reservation is None:
-            raise
-        with rt.db.write() as uow:  # the call is paid for even when its span cannot be stored
-            settle(uow, reservation, actual, now=now)
-        raise
+    return _Recorded(prepared.project_id, spans, prepared.reservation_id, actual, now)
 
 
 def release_call(rt: Runtime, prepared: PreparedCall) -> None:

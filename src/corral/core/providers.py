@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -167,22 +168,30 @@ class Route:
     model: str
 
 
-def route_model(rt: Runtime, uow: Session, kind: str, model: str) -> Route:
-    """The provider that serves ``model``: an explicit ``provider/model`` prefix, else the first
-    enabled provider of the right kind (by priority) whose model patterns match."""
+def enabled_providers(rt: Runtime, uow: Session) -> list[tuple[ProviderRow, str | None]]:
+    """Every enabled provider with its decrypted key, in routing order (priority, then name)."""
     rows = uow.scalars(
         select(ProviderRow)
         .where(ProviderRow.disabled.is_(False))
         .order_by(ProviderRow.priority, ProviderRow.name)
     ).all()
+    return [(row, decrypt_key(rt, row.api_key_encrypted)) for row in rows]
+
+
+def choose_route(
+    providers: Sequence[tuple[ProviderRow, str | None]], kind: str, model: str
+) -> Route:
+    """The provider that serves ``model``, of ``providers`` (:func:`enabled_providers`): an
+    explicit ``provider/model`` prefix, else the first provider of the right kind whose model
+    patterns match."""
     prefix, slash, rest = model.partition("/")
     if slash:
-        for row in rows:
+        for row, key in providers:
             if row.name == prefix and row.kind == kind:
-                return Route(row, decrypt_key(rt, row.api_key_encrypted), rest)
-    for row in rows:
+                return Route(row, key, rest)
+    for row, key in providers:
         if row.kind == kind and any(fnmatch.fnmatchcase(model, p) for p in row.models):
-            return Route(row, decrypt_key(rt, row.api_key_encrypted), model)
+            return Route(row, key, model)
     raise NotFound(
         f"no {kind} provider serves model {model!r}; add one with `corral providers add`, or "
         "name it as '<provider>/<model>'.",

@@ -13,6 +13,7 @@ from corral import __version__
 from corral.core.bootstrap import bootstrap_workspace
 from corral.core.clock import Clock
 from corral.core.detection.live import start_detection
+from corral.core.gateway_recorder import start_recorder
 from corral.core.jobs import JobRunner
 from corral.core.runtime import Runtime
 from corral.core.schedule import background_jobs
@@ -69,6 +70,7 @@ def create_app(
                 admin_key,
             )
         detection = start_detection(rt)
+        recorder = start_recorder(rt)
         jobs = JobRunner(rt, background_jobs(settings) if settings.jobs_enabled else [])
         jobs.start()
         if freeze_heap:
@@ -78,6 +80,8 @@ def create_app(
                 yield
         finally:
             jobs.stop()
+            if recorder is not None:  # before detection: its spans are judged as they commit
+                await run_in_threadpool(recorder.stop)
             detection.stop()
             if runtime is None:
                 rt.db.dispose()

@@ -218,6 +218,23 @@ def test_the_worker_judges_what_the_span_store_commits(runtime: Runtime) -> None
         assert uow.scalar(select(func.count()).select_from(FindingRow)) == 5
 
 
+def test_batches_arriving_while_the_worker_gathers_share_one_pass(runtime: Runtime) -> None:
+    project = make_project(runtime)
+    detector = Detector(runtime, mode="background", capacity=100, gather_seconds=3600)
+    detector.start()
+    try:
+        one, two = Session("s1"), Session("s2", trace=2)
+        for _ in range(3):  # a session's calls committed one by one, as the gateway does
+            store(runtime, project, one.loop(1))
+            store(runtime, project, two.loop(1))
+        assert detector.queued == 2  # still gathering: nothing judged yet
+        assert detector.wait_idle(30)  # a waiter ends the gathering
+        assert (detector.stats.passes, detector.stats.sessions) == (1, 2)
+        assert sorted(r.session_id or "" for r in findings(runtime)) == ["s1", "s2"]
+    finally:
+        detector.stop()
+
+
 def test_inline_mode_judges_on_the_ingest_request(runtime: Runtime) -> None:
     project = make_project(runtime)
     detector = Detector(runtime, mode="inline", capacity=10)

@@ -4,7 +4,9 @@ The span store calls its listeners after every commit (``rt.span_listeners``). B
 listener only queues the touched sessions — (project, session) pairs, deduplicated — for one
 worker thread per process, so ingest answers as soon as its spans are durable and a burst of
 batches for one session costs one detection pass. ``CORRAL_DETECTION_MODE=inline`` judges them
-on the ingest request instead, and ``off`` not at all.
+on the ingest request instead, and ``off`` not at all. The worker lets batches gather for
+``CORRAL_DETECTION_GATHER_MS`` after the first one, so that calls of one session committed one
+after another (the gateway's) share a pass.
 
 The queue is bounded (``CORRAL_DETECTION_QUEUE_SESSIONS``): when it is full, the listener waits
 for room for up to :data:`QUEUE_WAIT_SECONDS` — back-pressure on ingest rather than silently
@@ -130,15 +132,18 @@ class Detector:
         mode: str,
         capacity: int,
         queue_wait_seconds: float = QUEUE_WAIT_SECONDS,
+        gather_seconds: float = 0.0,
     ) -> None:
         self.rt = rt
         self.mode = mode
         self.capacity = capacity
         self.queue_wait_seconds = queue_wait_seconds
+        self.gather_seconds = gather_seconds
         self.stats = DetectorStats()
         self.baselines = BaselineCache()
         self._pending: dict[tuple[int, str], None] = {}
         self._busy = 0
+        self._waiters = 0
         self._stopping = False
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -212,14 +217,20 @@ class Detector:
             self._thread = None
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
-        """Wait until every queued session has been judged; False if ``timeout`` ran out."""
+        """Wait until every queued session has been judged; False if ``timeout`` ran out. The
+        worker stops gathering meanwhile: someone wants the findings now."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            while self._pending or self._busy:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(left)
+            self._waiters += 1
+            self._cond.notify_all()
+            try:
+                while self._pending or self._busy:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return False
+                    self._cond.wait(left)
+            finally:
+                self._waiters -= 1
         return True
 
     def _work(self) -> None:
@@ -229,6 +240,7 @@ class Detector:
                     self._cond.wait()
                 if self._stopping and not self._pending:
                     return
+                self._gather()
                 # The oldest queued sessions, judged together (one pass per project).
                 taken = list(itertools.islice(self._pending, PASS_SESSIONS))
                 for key in taken:
@@ -255,6 +267,17 @@ class Detector:
             while not self._stopping and (left := resume - time.monotonic()) > 0:
                 self._cond.wait(left)
 
+    def _gather(self) -> None:
+        """Wait for more batches (the queue stays open meanwhile), up to ``gather_seconds`` or a
+        full pass: the gateway commits a session's calls one by one, and each would otherwise
+        cost a pass of its own."""
+        deadline = time.monotonic() + self.gather_seconds
+        while not self._stopping and not self._waiters and len(self._pending) < PASS_SESSIONS:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._cond.wait(left)
+
     def _run_pass(self, project_id: int, scopes: list[str]) -> None:
         began = time.perf_counter()
         try:
@@ -271,7 +294,10 @@ class Detector:
 def start_detection(rt: Runtime) -> Detector:
     """Subscribe detection to the span store of this runtime (the app does it at start-up)."""
     detector = Detector(
-        rt, mode=rt.settings.detection_mode, capacity=rt.settings.detection_queue_sessions
+        rt,
+        mode=rt.settings.detection_mode,
+        capacity=rt.settings.detection_queue_sessions,
+        gather_seconds=rt.settings.detection_gather_ms / 1000,
     )
     detector.start()
     return detector

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
@@ -22,12 +22,14 @@ from starlette.concurrency import run_in_threadpool
 
 from corral.core.gateway import (
     CallOutcome,
+    FinishedCall,
     PreparedCall,
     decide_tool_calls,
     finish_call,
     prepare_call,
     release_call,
 )
+from corral.core.gateway_recorder import running_recorder
 from corral.core.runtime import Runtime
 from corral.errors import CorralError, MalformedRequest
 from corral.schemas.policies import AuthorizeDecision
@@ -85,8 +87,8 @@ def _denied(decision: AuthorizeDecision) -> CorralError:
 async def _read_json(request: Request) -> dict[str, Any]:
     raw = await request.body()
     try:
-        body = json.loads(raw)
-    except ValueError as exc:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
         raise MalformedRequest(
             f"the request body is not valid JSON: {exc}", code="malformed_json"
         ) from exc
@@ -114,13 +116,14 @@ async def forward(request: Request, rt: Runtime, actor: Actor, api: ProviderApi)
     input_text = api.input_text(body) if limit else None
     http = _http(request)
     try:
+        payload = orjson.dumps(upstream)
         if upstream.get("stream"):
             upstream_request = http.build_request(
-                "POST", url, json=upstream, headers=headers, timeout=timeout
+                "POST", url, content=payload, headers=headers, timeout=timeout
             )
             response = await http.send(upstream_request, stream=True)
         else:
-            response = await http.post(url, json=upstream, headers=headers, timeout=timeout)
+            response = await http.post(url, content=payload, headers=headers, timeout=timeout)
     except httpx2.TimeoutException:
         await run_in_threadpool(release_call, rt, prepared)
         return gateway_error(
@@ -154,7 +157,7 @@ async def forward(request: Request, rt: Runtime, actor: Actor, api: ProviderApi)
             input_text=input_text,
             tool_results=tool_results,
         )
-        task = BackgroundTask(finish_call, rt, prepared, outcome, limit=limit)
+        task = _recording(rt, prepared, outcome, limit)
         return Response(
             content,
             status_code=response.status_code,
@@ -162,8 +165,8 @@ async def forward(request: Request, rt: Runtime, actor: Actor, api: ProviderApi)
             media_type=response.headers.get("content-type", "application/json"),
         )
     try:
-        data = json.loads(content)
-    except ValueError:
+        data = orjson.loads(content)
+    except orjson.JSONDecodeError:
         data = {}
     outcome = api.outcome(data)
     outcome.input_text, outcome.tool_results = input_text, tool_results
@@ -173,14 +176,34 @@ async def forward(request: Request, rt: Runtime, actor: Actor, api: ProviderApi)
     if denied is not None:
         outcome.denied_tool = denied.tool
         response_error = gateway_error(api, _denied(denied))
-        response_error.background = BackgroundTask(finish_call, rt, prepared, outcome, limit=limit)
+        response_error.background = _recording(rt, prepared, outcome, limit)
         return response_error
     return Response(
         content,
         status_code=response.status_code,
         media_type=response.headers.get("content-type", "application/json"),
-        background=BackgroundTask(finish_call, rt, prepared, outcome, limit=limit),
+        background=_recording(rt, prepared, outcome, limit),
     )
+
+
+def _recording(
+    rt: Runtime, prepared: PreparedCall, outcome: CallOutcome, limit: int
+) -> BackgroundTask | None:
+    """Settle and record the call: handed to the recorder now, or, when no recorder runs, a task
+    run right after the response is sent."""
+    if _to_recorder(rt, prepared, outcome, limit):
+        return None
+    return BackgroundTask(finish_call, rt, prepared, outcome, limit=limit)
+
+
+def _to_recorder(rt: Runtime, prepared: PreparedCall, outcome: CallOutcome, limit: int) -> bool:
+    """Hand the call to the recorder, if one runs: it writes a moment later, so nothing waits
+    for it, and a client hanging up cannot cancel it."""
+    recorder = running_recorder(rt)
+    if recorder is None:
+        return False
+    recorder.submit(FinishedCall(prepared, outcome, rt.clock.now(), limit))
+    return True
 
 
 def _split_events(buffer: bytearray) -> list[bytes]:
@@ -252,7 +275,8 @@ def _stream(
                 outcome.output_text = None
             # Clients often hang up right after the last event, which cancels anything that
             # would run after the response: the settlement is handed to a worker thread here.
-            _in_background(finish_call, rt, prepared, outcome, limit=limit)
+            if not _to_recorder(rt, prepared, outcome, limit):
+                _in_background(finish_call, rt, prepared, outcome, limit=limit)
 
     return StreamingResponse(
         events(), media_type="text/event-stream", headers={"cache-control": "no-cache"}

@@ -1,0 +1,111 @@
+"""What the gateway reads on every call and rarely changes, remembered for a moment.
+
+Each call names a project and an agent, is routed to a provider and held on the budgets that
+apply; reading those rows again for every call is most of the queries a call makes. They are kept
+for ``CORRAL_GATEWAY_CACHE_SECONDS``. A change to projects, agents, memberships, deployments,
+providers or budgets made in this process clears the cache as soon as it commits (every such
+change is audited); other replicas see it when their entries expire.
+
+Only what is safe to read slightly late is kept here: budget *terms* (limits, scopes), never
+what a budget has spent or holds — counters are always read locked, in the hold's transaction.
+Values are loaded in a read transaction of their own, so the rows kept belong to no open session
+(nothing a call's transaction does can expire or change them); they are only read.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from corral.core.runtime import Runtime
+from corral.db.database import Database
+
+GATEWAY_ACTIONS = (
+    "agent.",
+    "agent_version.",
+    "budget.",
+    "deployment.",
+    "member.",
+    "project.",
+    "provider.",
+)
+"""Audited actions that can change what the gateway reads through this cache."""
+
+MAX_ENTRIES = 10_000
+EXTENSION = "gateway_cache"
+
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_generation = 0
+
+
+def _changed(_session: Session) -> None:
+    global _generation
+    with _lock:
+        _generation += 1
+
+
+def forget_gateway_reads_after_commit(uow: Session, action: str) -> None:
+    """Called for each audited action: one that touches what the gateway caches empties every
+    cache of this process once its transaction commits (not before, or a call could cache the
+    old state)."""
+    if action.startswith(GATEWAY_ACTIONS):
+        event.listen(uow, "after_commit", _changed, once=True)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    value: Any
+    cached_at: datetime
+    generation: int
+
+
+class GatewayCache:
+    """Values by key, each loaded once per ``seconds`` (0: never kept)."""
+
+    def __init__(self, db: Database, seconds: float) -> None:
+        self._db = db
+        self._ttl = timedelta(seconds=seconds)
+        self._entries: dict[Hashable, _Entry] = {}
+
+    def get(self, key: Hashable, load: Callable[[Session], T], now: datetime) -> T:
+        """The value kept for ``key``, or ``load(uow)`` in a read transaction, kept for next
+        time (a load that raises keeps nothing)."""
+        if not self._ttl:
+            return self._load(load)
+        entry = self._entries.get(key)
+        if (
+            entry is not None
+            and entry.generation == _generation
+            and now - entry.cached_at < self._ttl
+        ):
+            return entry.value  # type: ignore[no-any-return]
+        generation = _generation  # read before loading: a change committed meanwhile wins
+        value = self._load(load)
+        if len(self._entries) >= MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[key] = _Entry(value, now, generation)
+        return value
+
+    def _load(self, load: Callable[[Session], T]) -> T:
+        with self._db.read() as uow:
+            return load(uow)
+
+
+def gateway_cache(rt: Runtime) -> GatewayCache:
+    """The cache of ``rt`` in this process."""
+    cache = rt.extensions.get(EXTENSION)
+    if cache is None:
+        with _lock:
+            cache = rt.extensions.setdefault(
+                EXTENSION, GatewayCache(rt.db, rt.settings.gateway_cache_seconds)
+            )
+    assert isinstance(cache, GatewayCache)
+    return cache

@@ -1,0 +1,143 @@
+"""Gateway calls settled and recorded by a worker thread, a moment after they answer.
+
+Once the provider has answered, the client has what it asked for: settling the call's hold and
+writing its span need not delay the answer, nor the agent's next call. Each finished call is
+queued; one worker per process waits ``CORRAL_GATEWAY_RECORD_DELAY_MS`` after the first one, so
+that an agent's next call takes the database first and calls finishing together are written in
+one transaction (one commit, one span insert, one settlement pass), then writes them.
+
+A call whose process dies before its record is written keeps its hold: the budget stays
+charged the call's worst case — never less than it cost — until the hold expires
+(``RESERVATION_TTL``) and the ``budget-expiry`` job counts it as spent. Shutting down
+writes everything queued first.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from corral.core.gateway import FinishedCall, record_calls
+from corral.core.runtime import Runtime
+
+log = logging.getLogger("corral.gateway")
+
+EXTENSION = "gateway_recorder"
+"""Key of the running recorder in ``rt.extensions``."""
+MAX_BATCH = 256
+"""Calls written in one transaction at most."""
+
+
+class CallRecorder:
+    """Queues finished calls and writes them in batches from one worker thread."""
+
+    def __init__(self, rt: Runtime, *, delay_seconds: float) -> None:
+        self.rt = rt
+        self.delay_seconds = delay_seconds
+        self.batches = 0
+        self._queue: list[FinishedCall] = []
+        self._busy = False
+        self._waiters = 0
+        self._stopping = False
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, call: FinishedCall) -> None:
+        """Queue a finished call; once the recorder is stopping, write it here instead."""
+        with self._cond:
+            if not self._stopping:
+                self._queue.append(call)
+                self._cond.notify_all()
+                return
+        self._write([call])
+
+    def start(self) -> None:
+        self.rt.extensions[EXTENSION] = self
+        self._thread = threading.Thread(
+            target=self._work, name="corral-gateway-recorder", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Write everything queued, then stop (new calls are then recorded by their requests)."""
+        if self.rt.extensions.get(EXTENSION) is self:
+            del self.rt.extensions[EXTENSION]
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until every queued call is written; False if ``timeout`` ran out. The worker
+        writes at once meanwhile: someone wants the records now."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._waiters += 1
+            self._cond.notify_all()
+            try:
+                while self._queue or self._busy:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return False
+                    self._cond.wait(left)
+            finally:
+                self._waiters -= 1
+        return True
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopping:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                deadline = time.monotonic() + self.delay_seconds
+                while not (self._stopping or self._waiters or len(self._queue) >= MAX_BATCH):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
+                batch = self._queue[:MAX_BATCH]
+                del self._queue[:MAX_BATCH]
+                self._busy = True
+            try:
+                self._write(batch)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _write(self, batch: list[FinishedCall]) -> None:
+        self.batches += 1
+        try:
+            record_calls(self.rt, batch)
+            return
+        except Exception:
+            if len(batch) == 1:
+                log.exception("recording a gateway call failed (its hold is settled)")
+                return
+        # One call's record can fail the whole batch: record each alone, losing only that one.
+        for call in batch:
+            try:
+                record_calls(self.rt, [call])
+            except Exception:
+                log.exception("recording a gateway call failed (its hold is settled)")
+
+
+def start_recorder(rt: Runtime) -> CallRecorder | None:
+    """Record this runtime's gateway calls in the background (the app does it at start-up);
+    None when ``CORRAL_GATEWAY_RECORD_DELAY_MS`` is 0 and each request records its call."""
+    if rt.settings.gateway_record_delay_ms <= 0:
+        return None
+    recorder = CallRecorder(rt, delay_seconds=rt.settings.gateway_record_delay_ms / 1000)
+    recorder.start()
+    return recorder
+
+
+def running_recorder(rt: Runtime) -> CallRecorder | None:
+    """The recorder of this runtime, if one runs (tests and benchmarks wait on it)."""
+    found = rt.extensions.get(EXTENSION)
+    return found if isinstance(found, CallRecorder) else None
