@@ -264,7 +264,9 @@ class Detector:
         """Wait :data:`PAUSE_PER_PASS` times as long as the pass begun at ``began`` took."""
         resume = time.monotonic() + (time.monotonic() - began) * PAUSE_PER_PASS
         with self._cond:
-            while not self._stopping and (left := resume - time.monotonic()) > 0:
+            while (
+                not self._stopping and not self._waiters and (left := resume - time.monotonic()) > 0
+            ):
                 self._cond.wait(left)
 
     def _gather(self) -> None:
