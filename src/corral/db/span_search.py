@@ -1,0 +1,148 @@
+"""The dialect-specific half of text search over span contents (inputs, outputs, tool arguments
+and tool results).
+
+What a search matches is one rule on both databases: a span matches when one of those four texts
+contains the query as a substring, compared case-insensitively (``ILIKE '%query%'``, the query
+taken literally). The indexes only find candidates faster; the rule itself always decides.
+
+- PostgreSQL: a ``pg_trgm`` GIN index over the four columns of ``spans``, kept in step by the
+  database on insert and delete, so ``ILIKE`` itself is index-assisted.
+- SQLite: an external-content FTS5 table (``span_search``, trigram tokenizer, ``detail=none``:
+  only which spans hold a trigram, no positions, about two thirds the size of the text). The
+  ingest path does not write it: the ``span-search-index`` job adds spans in id order behind a
+  watermark (``span_search_state.indexed_through``), so a search reads the index for spans up to
+  the watermark and scans the short tail after it. A trigger on ``spans`` takes deleted spans out
+  of the index (retention, purges, project deletion) and lowers the watermark when the newest
+  spans go, since SQLite then hands their ids out again.
+
+Queries shorter than :data:`MIN_INDEXED_LENGTH` have no trigram; callers scan instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+    union_all,
+)
+from sqlalchemy.orm import Session
+
+from corral.db.schema import SpanRow
+
+SEARCH_OBJECT_PREFIX = "span_search"
+"""Tables, triggers and indexes of the span text index start with this; they are built by the
+migration and are not part of the declared schema."""
+
+MIN_INDEXED_LENGTH = 3
+"""Characters a query needs before an index can find it (one trigram)."""
+
+MAX_QUERY_TRIGRAMS = 24
+"""Trigrams of a long query handed to SQLite's index: enough to make candidates rare, few enough
+that reading their posting lists stays cheap. Every candidate is checked against the full query."""
+
+SEARCHED_COLUMNS = (
+    SpanRow.input_text,
+    SpanRow.output_text,
+    SpanRow.tool_arguments,
+    SpanRow.tool_result,
+)
+
+_FTS = table("span_search", column("rowid", Integer))
+_STATE = table("span_search_state", column("indexed_through", Integer))
+
+
+def is_search_object(name: str | None) -> bool:
+    """Whether a database object belongs to the span text index."""
+    return bool(name) and str(name).startswith(SEARCH_OBJECT_PREFIX)
+
+
+def contains_text(query: str) -> ColumnElement[bool]:
+    """Spans whose inputs, outputs, tool arguments or tool results contain ``query``
+    (case-insensitive, taken literally): the rule every search path applies."""
+    pattern = f"%{_escape_like(query)}%"
+    return or_(*(c.ilike(pattern, escape="\\") for c in SEARCHED_COLUMNS))
+
+
+def is_indexable(query: str) -> bool:
+    return len(query) >= MIN_INDEXED_LENGTH
+
+
+def matching_spans(
+    uow: Session, query: str, filters: list[ColumnElement[bool]], limit: int
+) -> list[Any]:
+    """Up to ``limit`` rows (``trace_id``) of spans that pass ``filters`` and contain ``query``,
+    found through the index. ``query`` must be :func:`is_indexable`."""
+    if uow.get_bind().dialect.name == "sqlite":
+        statement = _sqlite_matches(query, filters)
+    else:
+        statement = select(SpanRow.trace_id).where(*filters, contains_text(query))
+    return list(uow.execute(statement.limit(limit)).all())
+
+
+def _sqlite_matches(query: str, filters: list[ColumnElement[bool]]) -> Select[Any]:
+    watermark = select(_STATE.c.indexed_through).scalar_subquery()
+    indexed = (
+        select(SpanRow.trace_id)
+        .select_from(_FTS.join(SpanRow, SpanRow.id == _FTS.c.rowid))
+        .where(literal_column("span_search").op("MATCH")(_fts_query(query)))
+        .where(*filters, contains_text(query))
+    )
+    # Not indexed yet: the spans after the watermark, read by id (a short range).
+    tail = select(SpanRow.trace_id).where(SpanRow.id > watermark, *filters, contains_text(query))
+    union = union_all(indexed, tail).subquery()
+    return select(union.c.trace_id)
+
+
+def _fts_query(query: str) -> str:
+    """The FTS5 query for spans holding every trigram of ``query``: each trigram a quoted
+    string, so quotes, ``*``, ``-``, ``NEAR`` and the like stay literal text."""
+    trigrams = sorted({query[i : i + 3] for i in range(len(query) - 2)})
+    if len(trigrams) > MAX_QUERY_TRIGRAMS:
+        step = len(trigrams) / MAX_QUERY_TRIGRAMS
+        trigrams = [trigrams[int(i * step)] for i in range(MAX_QUERY_TRIGRAMS)]
+    return " AND ".join('"' + t.replace('"', '""') + '"' for t in trigrams)
+
+
+def index_pending(uow: Session, batch: int) -> int:
+    """SQLite: add the next ``batch`` spans after the watermark to the index and move the
+    watermark past them; returns how many were added. Call in a write transaction."""
+    if uow.get_bind().dialect.name != "sqlite":
+        return 0
+    through = uow.execute(select(_STATE.c.indexed_through)).scalar_one()
+    ids = uow.scalars(
+        select(SpanRow.id).where(SpanRow.id > through).order_by(SpanRow.id).limit(batch)
+    ).all()
+    if not ids:
+        return 0
+    uow.execute(
+        text(
+            "INSERT INTO span_search (rowid, input_text, output_text, tool_arguments, tool_result) "
+            "SELECT id, input_text, output_text, tool_arguments, tool_result FROM spans "
+            "WHERE id > :through AND id <= :upto"
+        ),
+        {"through": through, "upto": ids[-1]},
+    )
+    uow.execute(_STATE.update().values(indexed_through=ids[-1]))
+    return len(ids)
+
+
+def pending_spans(uow: Session) -> int:
+    """SQLite: spans stored but not yet indexed (0 on PostgreSQL, which indexes on insert)."""
+    if uow.get_bind().dialect.name != "sqlite":
+        return 0
+    watermark = select(_STATE.c.indexed_through).scalar_subquery()
+    return int(uow.execute(select(func.count()).where(SpanRow.id > watermark)).scalar_one())
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
