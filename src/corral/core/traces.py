@@ -162,6 +162,11 @@ def list_traces(
     return Page[TraceSummary](data=page, next_cursor=next_cursor)
 
 
+def search_is_indexed(search: str) -> bool:
+    """Whether a text search can use the index (long enough); shorter ones scan spans."""
+    return span_search.is_indexable(search)
+
+
 def get_trace(rt: Runtime, actor: Principal, project: str, trace_id: str) -> TraceTree:
     """A trace with its spans in depth-first order; children sorted by start time."""
     summary, spans = trace_spans(rt, actor, project, trace_id)

@@ -25,7 +25,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Integer,
-    Select,
     column,
     func,
     literal_column,
@@ -33,9 +32,11 @@ from sqlalchemy import (
     select,
     table,
     text,
-    union_all,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.selectable import Join
 
 from corral.db.schema import SpanRow
 
@@ -81,26 +82,41 @@ def matching_spans(
     uow: Session, query: str, filters: list[ColumnElement[bool]], limit: int
 ) -> list[Any]:
     """Up to ``limit`` rows (``trace_id``) of spans that pass ``filters`` and contain ``query``,
-    found through the index. ``query`` must be :func:`is_indexable`."""
-    if uow.get_bind().dialect.name == "sqlite":
-        statement = _sqlite_matches(query, filters)
-    else:
-        statement = select(SpanRow.trace_id).where(*filters, contains_text(query))
-    return list(uow.execute(statement.limit(limit)).all())
-
-
-def _sqlite_matches(query: str, filters: list[ColumnElement[bool]]) -> Select[Any]:
+    found through the index, newest spans first. ``query`` must be :func:`is_indexable`."""
+    matches = [*filters, contains_text(query)]
+    if uow.get_bind().dialect.name != "sqlite":
+        statement = select(SpanRow.trace_id).where(*matches).order_by(SpanRow.id.desc())
+        return list(uow.execute(statement.limit(limit)).all())
+    # Not indexed yet: the spans after the watermark, a short range of ids read first.
     watermark = select(_STATE.c.indexed_through).scalar_subquery()
-    indexed = (
-        select(SpanRow.trace_id)
-        .select_from(_FTS.join(SpanRow, SpanRow.id == _FTS.c.rowid))
-        .where(literal_column("span_search").op("MATCH")(_fts_query(query)))
-        .where(*filters, contains_text(query))
-    )
-    # Not indexed yet: the spans after the watermark, read by id (a short range).
-    tail = select(SpanRow.trace_id).where(SpanRow.id > watermark, *filters, contains_text(query))
-    union = union_all(indexed, tail).subquery()
-    return select(union.c.trace_id)
+    tail = select(SpanRow.trace_id).where(SpanRow.id > watermark, *matches)
+    rows = list(uow.execute(tail.order_by(SpanRow.id.desc()).limit(limit)).all())
+    if len(rows) < limit:
+        indexed = (
+            select(SpanRow.trace_id)
+            .select_from(_CrossJoin(_FTS, SpanRow.__table__, SpanRow.id == _FTS.c.rowid))
+            .where(literal_column("span_search").op("MATCH")(_fts_query(query)), *matches)
+            .order_by(_FTS.c.rowid.desc())
+        )
+        rows += uow.execute(indexed.limit(limit - len(rows))).all()
+    return rows
+
+
+class _CrossJoin(Join):
+    """``left CROSS JOIN right ON …``: SQLite then reads ``left`` first, whatever it estimates.
+    Here that keeps it from walking a project's spans by time and querying the index once per
+    span; with the candidates first, spans are read by id and rows come as they are found."""
+
+    inherit_cache = True
+
+
+@compiles(_CrossJoin, "sqlite")
+def _render_cross_join(join: _CrossJoin, compiler: SQLCompiler, **kw: Any) -> str:
+    assert join.onclause is not None
+    kw["asfrom"] = True
+    left = compiler.process(join.left, **kw)
+    right = compiler.process(join.right, **kw)
+    return f"{left} CROSS JOIN {right} ON {compiler.process(join.onclause, **kw)}"
 
 
 def _fts_query(query: str) -> str:
