@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Integer,
+    Select,
     column,
     func,
     literal_column,
@@ -36,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.selectable import Join
+from sqlalchemy.sql.selectable import Join, Subquery
 
 from corral.db.schema import SpanRow
 
@@ -82,30 +83,38 @@ def matching_spans(
     uow: Session, query: str, filters: list[ColumnElement[bool]], limit: int
 ) -> list[Any]:
     """Up to ``limit`` rows (``trace_id``) of spans that pass ``filters`` and contain ``query``,
-    found through the index, newest spans first. ``query`` must be :func:`is_indexable`."""
+    found through the index, newest first. ``query`` must be :func:`is_indexable`."""
     matches = [*filters, contains_text(query)]
     if uow.get_bind().dialect.name != "sqlite":
-        statement = select(SpanRow.trace_id).where(*matches).order_by(SpanRow.id.desc())
+        # Newest first: rare text comes from the trigram index (and a sort of a few rows);
+        # common text from walking the project's spans back in time, which soon has enough.
+        statement = select(SpanRow.trace_id).where(*matches).order_by(SpanRow.start_time.desc())
         return list(uow.execute(statement.limit(limit)).all())
-    # Not indexed yet: the spans after the watermark, a short range of ids read first.
+    # Not indexed yet: the spans after the watermark, a short range of ids, read first.
     watermark = select(_STATE.c.indexed_through).scalar_subquery()
-    tail = select(SpanRow.trace_id).where(SpanRow.id > watermark, *matches)
-    rows = list(uow.execute(tail.order_by(SpanRow.id.desc()).limit(limit)).all())
+    pending = select(SpanRow.id).where(SpanRow.id > watermark).subquery("span_search_pending")
+    rows = list(uow.execute(_spans_among(pending, matches).limit(limit)).all())
     if len(rows) < limit:
-        indexed = (
-            select(SpanRow.trace_id)
-            .select_from(_CrossJoin(_FTS, SpanRow.__table__, SpanRow.id == _FTS.c.rowid))
-            .where(literal_column("span_search").op("MATCH")(_fts_query(query)), *matches)
-            .order_by(_FTS.c.rowid.desc())
-        )
-        rows += uow.execute(indexed.limit(limit - len(rows))).all()
+        fts_match = literal_column("span_search").op("MATCH")(_fts_query(query))
+        indexed = select(_FTS.c.rowid.label("id")).where(fts_match).subquery("span_search_hits")
+        rows += uow.execute(_spans_among(indexed, matches).limit(limit - len(rows))).all()
     return rows
 
 
+def _spans_among(candidates: Subquery, matches: list[ColumnElement[bool]]) -> Select[Any]:
+    """The trace ids of the spans whose ids ``candidates`` lists that pass ``matches``, newest
+    (highest id) first.
+
+    The join is a CROSS JOIN, which SQLite performs in the order written: the ids first, then
+    each span read by id. Left to choose, it would rather walk the project's spans by time and
+    probe the ids (or the full-text index) once per span, reading the whole range."""
+    join = _CrossJoin(candidates, SpanRow.__table__, SpanRow.id == candidates.c.id)
+    query = select(SpanRow.trace_id).select_from(join).where(*matches)
+    return query.order_by(candidates.c.id.desc())
+
+
 class _CrossJoin(Join):
-    """``left CROSS JOIN right ON …``: SQLite then reads ``left`` first, whatever it estimates.
-    Here that keeps it from walking a project's spans by time and querying the index once per
-    span; with the candidates first, spans are read by id and rows come as they are found."""
+    """``left CROSS JOIN right ON …`` (SQLite only): joined in the order written."""
 
     inherit_cache = True
 
