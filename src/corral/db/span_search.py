@@ -8,7 +8,8 @@ taken literally). The indexes only find candidates faster; the rule itself alway
 - PostgreSQL: a ``pg_trgm`` GIN index over the four columns of ``spans``, kept in step by the
   database on insert and delete, so ``ILIKE`` itself is index-assisted.
 - SQLite: an external-content FTS5 table (``span_search``, trigram tokenizer, ``detail=none``:
-  only which spans hold a trigram, no positions, about two thirds the size of the text). The
+  only which spans hold a trigram, no positions: about three quarters of the text's size where
+  positions would triple it). The
   ingest path does not write it: the ``span-search-index`` job adds spans in id order behind a
   watermark (``span_search_state.indexed_through``), so a search reads the index for spans up to
   the watermark and scans the short tail after it. A trigger on ``spans`` takes deleted spans out
@@ -27,7 +28,6 @@ from sqlalchemy import (
     Integer,
     Select,
     column,
-    func,
     literal_column,
     or_,
     select,
@@ -159,14 +159,6 @@ def index_pending(uow: Session, batch: int) -> int:
     )
     uow.execute(_STATE.update().values(indexed_through=ids[-1]))
     return len(ids)
-
-
-def pending_spans(uow: Session) -> int:
-    """SQLite: spans stored but not yet indexed (0 on PostgreSQL, which indexes on insert)."""
-    if uow.get_bind().dialect.name != "sqlite":
-        return 0
-    watermark = select(_STATE.c.indexed_through).scalar_subquery()
-    return int(uow.execute(select(func.count()).where(SpanRow.id > watermark)).scalar_one())
 
 
 def _escape_like(text: str) -> str:
