@@ -113,6 +113,11 @@ def test_query_syntax_is_literal_text(
     assert _found(admin, "alpha", query) == [_trace_id(n) for n in numbers]
 
 
+def test_nul_characters_are_refused_clearly(stored: Runtime, admin: corral.Client) -> None:
+    with pytest.raises(corral.InvalidRequest, match="NUL"):
+        admin.traces.list("alpha", search="a\x00bc")
+
+
 def test_short_queries_are_scanned(stored: Runtime, admin: corral.Client) -> None:
     assert _found(admin, "alpha", "A-") == [_trace_id(3)]
     assert _found(admin, "alpha", "42") == [_trace_id(1)]

@@ -110,6 +110,9 @@ def list_traces(
     spans: the trace is listed when one of its spans has the model and holds the text (see
     :func:`corral.db.span_search.contains_text`).
     """
+    if search and "\x00" in search:
+        # PostgreSQL text cannot hold it, and it would end an SQLite full-text query.
+        raise InvalidRequest("search text cannot contain NUL characters.", code="invalid_search")
     with rt.db.read() as uow:
         row = resolve_project(uow, actor, project, Permission.TRACES_READ)
         query = select(TraceRow).where(TraceRow.project_id == row.id)
