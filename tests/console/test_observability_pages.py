@@ -209,6 +209,13 @@ def test_traces_sessions_findings_and_costs(
     page.click("form[aria-label='Filter traces'] button")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("planner")
+    # Without a range, indexed text is searched over all time; shorter text over the last day.
+    page.goto(f"{server.url}/console/traces?project=acme&q=window.pwned")
+    expect(rows).to_have_count(1)
+    expect(page.locator("main")).not_to_contain_text("searched in the last 24 hours")
+    page.goto(f"{server.url}/console/traces?project=acme&q=pw")
+    expect(page.locator("main")).to_contain_text("shorter than 3 characters is searched in the")
+    page.goto(f"{server.url}/console/traces?project=acme&q=window.pwned&range=1h")
 
     # A trace: its waterfall, with the finding marked on its spans.
     rows.first.locator("a").first.click()

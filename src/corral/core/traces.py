@@ -13,16 +13,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from corral.core.access import Principal, resolve_project
 from corral.core.pagination import decode_cursor, encode_cursor
 from corral.core.runtime import Runtime
+from corral.db import span_search
 from corral.db.schema import SessionRow, SpanRow, TraceRow
 from corral.errors import InvalidRequest, NotFound
 from corral.schemas.access import Permission
-from corral.schemas.common import Page
+from corral.schemas.common import NUL_RULE, Page
 from corral.schemas.observability import (
     GraphEdge,
     GraphNode,
@@ -84,6 +85,8 @@ WATERFALL_COLUMNS = (
 MAX_TREE_SPANS = 50_000
 MAX_GRAPH_TRACES = 2_000
 DEFAULT_GRAPH_RANGE = timedelta(days=1)
+SEARCH_CANDIDATES = 2_000
+"""Spans a text search takes from the index before it prefers walking traces newest first."""
 
 
 def list_traces(
@@ -104,10 +107,13 @@ def list_traces(
 ) -> Page[TraceSummary]:
     """Traces of a project, newest first, filtered.
 
-    ``agent`` matches the trace's root agent; ``model`` and ``search`` (a case-insensitive
-    substring of the inputs, outputs, tool arguments or results of any span) look inside the
-    trace's spans.
+    ``agent`` matches the trace's root agent; ``model`` and ``search`` look inside the trace's
+    spans: the trace is listed when one of its spans has the model and holds the text (see
+    :func:`corral.db.span_search.contains_text`).
     """
+    if search and "\x00" in search:
+        # PostgreSQL text cannot hold it, and it would end an SQLite full-text query.
+        raise InvalidRequest(f"the search is invalid: {NUL_RULE}.", code="invalid_text")
     with rt.db.read() as uow:
         row = resolve_project(uow, actor, project, Permission.TRACES_READ)
         query = select(TraceRow).where(TraceRow.project_id == row.id)
@@ -125,30 +131,20 @@ def list_traces(
             query = query.where(TraceRow.start_time >= since)
         if until is not None:
             query = query.where(TraceRow.start_time < until)
-        span_conditions = []
+        span_filters: list[ColumnElement[bool]] = []
         if model is not None:
-            span_conditions.append(SpanRow.model == model)
-        if search:
-            pattern = f"%{_escape_like(search)}%"
-            span_conditions.append(
-                or_(
-                    *(
-                        column.ilike(pattern, escape="\\")
-                        for column in (
-                            SpanRow.input_text,
-                            SpanRow.output_text,
-                            SpanRow.tool_arguments,
-                            SpanRow.tool_result,
-                        )
-                    )
-                )
-            )
-        if span_conditions:
+            span_filters.append(SpanRow.model == model)
+        found = _search_index(uow, row.id, search, since, span_filters) if search else None
+        if found is not None:
+            query = query.where(TraceRow.trace_id.in_(found))
+        elif span_filters or search:
+            if search:
+                span_filters.append(span_search.contains_text(search))
             query = query.where(
                 exists().where(
                     SpanRow.project_id == TraceRow.project_id,
                     SpanRow.trace_id == TraceRow.trace_id,
-                    *span_conditions,
+                    *span_filters,
                 )
             )
         if cursor:
@@ -168,6 +164,11 @@ def list_traces(
         last = rows[limit - 1]
         next_cursor = encode_cursor(last.start_time.isoformat(), last.trace_id)
     return Page[TraceSummary](data=page, next_cursor=next_cursor)
+
+
+def search_is_indexed(search: str) -> bool:
+    """Whether a text search can use the index (long enough); shorter ones scan spans."""
+    return span_search.is_indexable(search)
 
 
 def get_trace(rt: Runtime, actor: Principal, project: str, trace_id: str) -> TraceTree:
@@ -488,6 +489,29 @@ def describe_session(row: SessionRow) -> SessionSummary:
     )
 
 
+def _search_index(
+    uow: Session,
+    project_id: int,
+    search: str,
+    since: datetime | None,
+    span_filters: list[ColumnElement[bool]],
+) -> list[str] | None:
+    """The traces holding a span that contains ``search`` (and passes ``span_filters``), found
+    through the text index; ``None`` when walking the traces newest first and checking each one
+    is the better plan: a query too short for the index, or one so common that more than
+    :data:`SEARCH_CANDIDATES` spans hold it (the first page of those turns up early)."""
+    if not span_search.is_indexable(search):
+        return None
+    # A trace starts with its earliest span, so spans before ``since`` are not in its traces.
+    filters = [SpanRow.project_id == project_id, *span_filters]
+    if since is not None:
+        filters.append(SpanRow.start_time >= since)
+    rows = span_search.matching_spans(uow, search, filters, SEARCH_CANDIDATES + 1)
+    if len(rows) > SEARCH_CANDIDATES:
+        return None
+    return sorted({r.trace_id for r in rows})
+
+
 def _trace_row(uow: Session, project_id: int, trace_id: str) -> TraceRow:
     row = uow.scalars(
         select(TraceRow).where(TraceRow.project_id == project_id, TraceRow.trace_id == trace_id)
@@ -520,10 +544,6 @@ def _hex_id(value: str, length: int, name: str) -> str:
     if len(lowered) != length or any(c not in "0123456789abcdef" for c in lowered):
         raise InvalidRequest(f"{name} must be {length} hexadecimal characters.", code="invalid_id")
     return lowered
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _cursor_time(value: Any) -> datetime:

@@ -29,6 +29,7 @@ from sqlalchemy import union as sql_union
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from corral.db import span_search
 from corral.db.schema import MemoryItemRow, MemoryStatsRow, MemoryTermRow
 
 SEARCH_OBJECT_PREFIX = "memory_fts"
@@ -45,8 +46,9 @@ def is_search_object(name: str | None) -> bool:
 
 
 def include_name(name: str | None, type_: Any, _parent: Any) -> bool:
-    """Alembic ``include_name`` hook: leave the full-text index out of schema comparison."""
-    return not is_search_object(name)
+    """Alembic ``include_name`` hook: leave the full-text indexes (of memory items and of span
+    contents) out of schema comparison."""
+    return not (is_search_object(name) or span_search.is_search_object(name))
 
 
 def project_token(project_id: int, term: str) -> str:

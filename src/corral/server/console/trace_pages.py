@@ -61,9 +61,16 @@ def trace_list(request: Request) -> Response:
     params = query_params(request, *TRACE_FILTERS)
     choice = choose_project(rt, viewer, params.get("project"))
     since, until = time_window(params, rt.clock.now())
-    bounded_search = bool(params.get("q")) and since is None and until is None
+    search = params.get("q")
+    bounded_search = (
+        search is not None
+        and not traces.search_is_indexed(search)
+        and since is None
+        and until is None
+    )
     if bounded_search:
-        # Text is matched span by span: without a range, look at the last day, not all time.
+        # Text too short for the index is matched span by span: without a range, look at the
+        # last day, not all time.
         since = rt.clock.now() - SEARCH_RANGE
     page = None
     if choice.name is not None:
@@ -78,7 +85,7 @@ def trace_list(request: Request) -> Response:
                 status=_status(params.get("status")),
                 since=since,
                 until=until,
-                search=params.get("q"),
+                search=search,
                 limit=PAGE_SIZE,
                 cursor=request.query_params.get("cursor"),
             )

@@ -1,0 +1,32 @@
+"""The ``span-search-index`` job: adds newly stored spans to the SQLite text index.
+
+Ingest does not touch the index (it must stay a plain batch of inserts); this job catches up
+behind it in short write transactions, so ingest waits at most one batch for the write lock.
+Searches scan what the job has not reached yet, so nothing stored is ever missing from results.
+PostgreSQL indexes on insert; there the job has nothing to do.
+"""
+
+from __future__ import annotations
+
+from corral.core.runtime import Runtime
+from corral.db import span_search
+
+BATCH = 2_000
+"""Spans indexed per write transaction."""
+MAX_BATCHES = 50
+"""Batches per run: a large back-fill proceeds over several runs, leaving other jobs their turn."""
+INTERVAL_SECONDS = 2.0
+
+
+def index_span_text(rt: Runtime) -> int:
+    """Index the spans stored since the last run (up to a bound); returns how many."""
+    if rt.db.dialect != "sqlite":
+        return 0
+    total = 0
+    for _ in range(MAX_BATCHES):
+        with rt.db.write() as uow:
+            added = span_search.index_pending(uow, BATCH)
+        total += added
+        if added < BATCH:
+            break
+    return total
