@@ -40,7 +40,7 @@ from corral.core.deployments import deployment_row, resolve_for_agent
 from corral.core.detection.breaker import check_session_not_halted
 from corral.core.gateway_cache import GatewayCache, gateway_cache
 from corral.core.group_commit import write_shared
-from corral.core.normalize import NormalizedSpan
+from corral.core.normalize import NormalizedSpan, without_nul_text
 from corral.core.policies import active_policy, decide_tool_call
 from corral.core.prices import price_book_for
 from corral.core.pricing import PriceBook, TokenUsage
@@ -566,6 +566,8 @@ def _recorded(call: FinishedCall, book: PriceBook) -> _Recorded:
             **common,  # type: ignore[arg-type]
         )
     )
+    # Prompts and tool results come from the caller: kept, with NUL made storable.
+    spans = [without_nul_text(span) for span in spans]
     return _Recorded(prepared.project_id, spans, prepared.reservation_id, actual, now)
 
 

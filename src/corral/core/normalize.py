@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from corral.core.otlp import DecodedSpan
+from corral.schemas.common import without_nul
 
 SPAN_TYPES: Final = ("llm", "tool", "agent", "handoff", "retrieval", "embedding", "chain", "other")
 TEXT_LIMIT: Final = 16_384
@@ -226,6 +227,21 @@ class NormalizedSpan:
     @property
     def duration_ms(self) -> float:
         return (self.end_time - self.start_time).total_seconds() * 1000.0
+
+
+def without_nul_text(span: NormalizedSpan) -> NormalizedSpan:
+    """``span`` with NUL replaced by U+FFFD in all its text: for spans built from request
+    bodies (the gateway's); OTLP spans are cleaned as they are decoded."""
+    for name in _TEXT_FIELDS:
+        value = getattr(span, name)
+        if value:
+            setattr(span, name, without_nul(value))
+    return span
+
+
+_TEXT_FIELDS = tuple(
+    f.name for f in fields(NormalizedSpan) if f.type.startswith(("str", "dict", "list"))
+)
 
 
 def normalize_span(span: DecodedSpan, resource: Mapping[str, Any]) -> NormalizedSpan:

@@ -25,6 +25,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from corral.errors import MalformedRequest, PayloadTooLarge
+from corral.schemas.common import without_nul
 
 Encoding = Literal["protobuf", "json"]
 
@@ -151,7 +152,7 @@ def _decode_span(span: Any) -> DecodedSpan:
     parent = span.parent_span_id
     events = [
         {
-            "name": event.name,
+            "name": without_nul(event.name),
             "time_unix_nano": event.time_unix_nano,
             "attributes": attributes_of(event.attributes),
         }
@@ -161,14 +162,14 @@ def _decode_span(span: Any) -> DecodedSpan:
         trace_id=span.trace_id.hex(),
         span_id=span.span_id.hex(),
         parent_span_id=parent.hex() if parent else None,
-        name=span.name,
+        name=without_nul(span.name),
         kind=span.kind,
         start_ns=span.start_time_unix_nano,
         end_ns=span.end_time_unix_nano,
         attributes=attributes_of(span.attributes),
         events=events,
         status_code=span.status.code,
-        status_message=span.status.message,
+        status_message=without_nul(span.status.message),
     )
 
 
@@ -176,13 +177,20 @@ _SCALARS = frozenset(("string_value", "int_value", "bool_value", "double_value")
 
 
 def attributes_of(pairs: Any) -> dict[str, Any]:
-    """OTLP key/value pairs as a dict of plain values (lists and maps included)."""
+    """OTLP key/value pairs as a dict of plain values (lists and maps included).
+
+    NUL in text becomes U+FFFD: PostgreSQL cannot store it, and telemetry is kept, not refused.
+    """
     attributes = {}
     for pair in pairs:
         value = pair.value
         kind = value.WhichOneof("value")
         # Scalars are nearly every attribute: read them here, without a call per value.
-        attributes[pair.key] = getattr(value, kind) if kind in _SCALARS else any_value(value)
+        item = getattr(value, kind) if kind in _SCALARS else any_value(value)
+        if kind == "string_value" and "\x00" in item:
+            item = without_nul(item)
+        key = pair.key
+        attributes[without_nul(key) if "\x00" in key else key] = item
     return attributes
 
 
@@ -196,6 +204,8 @@ def any_value(value: AnyValue) -> Any:
         return attributes_of(value.kvlist_value.values)
     if kind == "bytes_value":
         return base64.b64encode(value.bytes_value).decode()
+    if kind == "string_value":
+        return without_nul(value.string_value)
     return getattr(value, kind)
 
 

@@ -48,6 +48,18 @@ def holds_nul(value: object) -> bool:
     return False
 
 
+def without_nul(value: Any) -> Any:
+    """``value`` with NUL replaced by U+FFFD in every string (nested lists and dicts, keys too):
+    for telemetry, which is kept rather than refused."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if not holds_nul(value):
+        return value
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    return [without_nul(v) for v in value]
+
+
 class Model(BaseModel):
     """Base of every API body: unknown fields are refused rather than silently ignored, and so
     is text holding NUL."""

@@ -159,6 +159,37 @@ def test_trace_body_is_the_models_own_serialization(
     assert set(model.spans[0].model_fields_set) >= set(SpanSummary.model_fields) - {"depth"}
 
 
+def test_nul_in_exported_text_is_kept_as_a_replacement_character(
+    http: TestClient, world: World, admin: corral.Client
+) -> None:
+    """Telemetry holding NUL is stored, not refused: PostgreSQL cannot store the character, so
+    both databases keep U+FFFD in its place, in columns and raw attributes alike."""
+    chat = span(
+        7,
+        71,
+        name="chat\u0000gpt-4o",
+        error="failed\u0000here",
+        gen_ai__operation__name="chat",
+        gen_ai__request__model="gpt-4o",
+        gen_ai__input__messages="before\u0000after",
+        **{"odd\u0000key": "v", "list": ["x\u0000"]},
+    )
+    event = chat.events.add()
+    event.name = "retry\u0000"
+    response = post_protobuf(http, world.agent_key, export(chat, host="h\u0000"))
+    assert response.status_code == 200, response.text
+
+    [stored] = admin.traces.get("alpha", trace_id_hex(7)).spans
+    assert (stored.name, stored.error_message) == ("chat\ufffdgpt-4o", "failed\ufffdhere")
+    detail = admin.traces.span("alpha", trace_id_hex(7), span_id_hex(71))
+    assert detail.input_text == "before\ufffdafter"
+    assert detail.attributes["odd\ufffdkey"] == "v"
+    assert detail.attributes["list"] == ["x\ufffd"]
+    assert detail.events is not None
+    assert detail.events[0]["name"] == "retry\ufffd"
+    assert detail.resource == {"service.name": "test-agent", "host": "h\ufffd"}
+
+
 def test_json_export_with_hex_ids_and_gzip(
     http: TestClient, world: World, admin: corral.Client
 ) -> None:

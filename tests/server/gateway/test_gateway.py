@@ -210,3 +210,41 @@ def test_agent_version_is_applied(setup: Setup) -> None:
     assert sent["messages"][0] == {"role": "system", "content": "Be brief."}
     llm = next(s for s in spans(setup, "s-1") if s.span_type == "llm")
     assert (llm.model, llm.agent_version) == ("gpt-4o", "1")
+
+
+def test_text_holding_nul_is_forwarded_and_recorded_storable(setup: Setup) -> None:
+    """A prompt or tool result may hold NUL: the call goes through, and its spans keep the text
+    with U+FFFD in its place (PostgreSQL cannot store NUL)."""
+    response = setup.http.post(
+        "/v1/chat/completions",
+        headers={"authorization": f"Bearer {setup.agent_key}", "x-corral-session": "s-nul"},
+        json={
+            "model": "gpt-4o-mini",
+            "messages": [
+                {"role": "user", "content": "read\u0000this"},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "call_1",
+                            "type": "function",
+                            "function": {"name": "cat", "arguments": '{"path": "a\\u0000b"}'},
+                        }
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "call_1", "content": "bytes\u0000here"},
+            ],
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert setup.upstream()[-1]["body"]["messages"][0]["content"] == "read\u0000this"
+    recorded = spans(setup, "s-nul", at_least=2)
+    tool_summary = next(s for s in recorded if s.span_type == "tool")
+    llm_summary = next(s for s in recorded if s.span_type == "llm")
+    tool = setup.admin.traces.span("shop", tool_summary.trace_id, tool_summary.span_id)
+    llm = setup.admin.traces.span("shop", llm_summary.trace_id, llm_summary.span_id)
+    assert tool.tool_result == "bytes\ufffdhere"
+    assert llm.input_text is not None
+    assert "\x00" not in llm.input_text
+    assert "read\\u0000this" in llm.input_text  # the messages as JSON: escaped, not replaced
