@@ -26,9 +26,11 @@ def test_served_app_freezes_its_startup_heap(runtime: Runtime) -> None:
         # Everything alive once the app started (modules, routes, the runtime) is frozen.
         assert gc.get_freeze_count() > 10_000
         frozen = gc.get_freeze_count()
-        # Objects made while serving are still the collector's to track and free.
-        assert client.get("/readyz").status_code == 200
-        assert gc.get_freeze_count() == frozen
+        # Only start-up is frozen: what serving makes stays the collector's to track and free
+        # (frozen objects may still be freed by reference counting, so the count can drop).
+        for _ in range(3):
+            assert client.get("/readyz").status_code == 200
+        assert gc.get_freeze_count() <= frozen
 
 
 @pytest.mark.usefixtures("unfrozen", "admin_key")
