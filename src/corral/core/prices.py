@@ -123,7 +123,9 @@ class OverridingPriceBook:
     def price_call(
         self, provider: str | None, model: str, usage: TokenUsage, at: datetime
     ) -> CostResult | None:
-        for override in self._current():  # newest effective date first
+        # What the last refresh loaded, never a read: this runs inside other transactions, and
+        # a read here waited for a pooled connection while holding one (a deadlock under load).
+        for override in self._overrides:  # newest effective date first
             if override.applies(provider, model, at):
                 return CostResult(
                     override.price(usage), f"override:{override.id}", provider or "", model
