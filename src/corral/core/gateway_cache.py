@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from corral.core.commit_generation import CommitGeneration
 from corral.core.runtime import Runtime
 from corral.db.database import Database
 
@@ -36,6 +36,7 @@ GATEWAY_ACTIONS = (
     "provider.",
 )
 """Audited actions that can change what the gateway reads through this cache."""
+_changes = CommitGeneration(GATEWAY_ACTIONS)
 
 MAX_ENTRIES = 10_000
 EXTENSION = "gateway_cache"
@@ -43,21 +44,13 @@ EXTENSION = "gateway_cache"
 T = TypeVar("T")
 
 _lock = threading.Lock()
-_generation = 0
-
-
-def _changed(_session: Session) -> None:
-    global _generation
-    with _lock:
-        _generation += 1
 
 
 def forget_gateway_reads_after_commit(uow: Session, action: str) -> None:
     """Called for each audited action: one that touches what the gateway caches empties every
     cache of this process once its transaction commits (not before, or a call could cache the
     old state)."""
-    if action.startswith(GATEWAY_ACTIONS):
-        event.listen(uow, "after_commit", _changed, once=True)
+    _changes.watch(uow, action)
 
 
 @dataclass(frozen=True)
@@ -83,11 +76,11 @@ class GatewayCache:
         entry = self._entries.get(key)
         if (
             entry is not None
-            and entry.generation == _generation
+            and entry.generation == _changes.value
             and now - entry.cached_at < self._ttl
         ):
             return entry.value  # type: ignore[no-any-return]
-        generation = _generation  # read before loading: a change committed meanwhile wins
+        generation = _changes.value  # read before loading: a change committed meanwhile wins
         value = self._load(load)
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()

@@ -8,35 +8,25 @@ this process clears it as soon as it commits; other replicas see it when their e
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from corral.core.access import Principal
+from corral.core.commit_generation import CommitGeneration
 
 PRINCIPAL_ACTIONS = ("agent.", "agent_version.", "api_key.", "member.", "project.", "user.")
 """Audited actions that can change what a key's principal may do."""
+_changes = CommitGeneration(PRINCIPAL_ACTIONS)
 
 MAX_ENTRIES = 10_000
-
-_lock = threading.Lock()
-_generation = 0
-
-
-def _changed(_session: Session) -> None:
-    global _generation
-    with _lock:
-        _generation += 1
 
 
 def forget_principals_after_commit(uow: Session, action: str) -> None:
     """Called for each audited action: one that touches principals empties every cache of this
     process once its transaction commits (not before, or a reader could cache the old state)."""
-    if action.startswith(PRINCIPAL_ACTIONS):
-        event.listen(uow, "after_commit", _changed, once=True)
+    _changes.watch(uow, action)
 
 
 @dataclass(frozen=True)
@@ -59,7 +49,7 @@ class PrincipalCache:
         if entry is None:
             return None
         if (
-            entry.generation != _generation
+            entry.generation != _changes.value
             or now - entry.cached_at >= timedelta(seconds=self.seconds)
             or (entry.expires_at is not None and entry.expires_at <= now)
         ):
@@ -85,4 +75,4 @@ class PrincipalCache:
 
 def current_generation() -> int:
     """Read before loading a principal, so that a change committed meanwhile invalidates it."""
-    return _generation
+    return _changes.value
