@@ -19,6 +19,7 @@ import threading
 import time
 
 from corral.core.gateway import FinishedCall, record_calls
+from corral.core.idle_waiting import IdleWaiting
 from corral.core.runtime import Runtime
 
 log = logging.getLogger("corral.gateway")
@@ -29,7 +30,7 @@ MAX_BATCH = 256
 """Calls written in one transaction at most."""
 
 
-class CallRecorder:
+class CallRecorder(IdleWaiting):
     """Queues finished calls and writes them in batches from one worker thread."""
 
     def __init__(self, rt: Runtime, *, delay_seconds: float) -> None:
@@ -37,7 +38,7 @@ class CallRecorder:
         self.delay_seconds = delay_seconds
         self.batches = 0
         self._queue: list[FinishedCall] = []
-        self._busy = False
+        self._busy = 0
         self._waiters = 0
         self._stopping = False
         self._cond = threading.Condition()
@@ -70,22 +71,8 @@ class CallRecorder:
             self._thread.join(timeout)
             self._thread = None
 
-    def wait_idle(self, timeout: float = 30.0) -> bool:
-        """Wait until every queued call is written; False if ``timeout`` ran out. The worker
-        writes at once meanwhile: someone wants the records now."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            self._waiters += 1
-            self._cond.notify_all()
-            try:
-                while self._queue or self._busy:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        return False
-                    self._cond.wait(left)
-            finally:
-                self._waiters -= 1
-        return True
+    def _has_queued(self) -> bool:
+        return bool(self._queue)
 
     def _work(self) -> None:
         while True:
@@ -102,12 +89,12 @@ class CallRecorder:
                     self._cond.wait(left)
                 batch = self._queue[:MAX_BATCH]
                 del self._queue[:MAX_BATCH]
-                self._busy = True
+                self._busy = 1
             try:
                 self._write(batch)
             finally:
                 with self._cond:
-                    self._busy = False
+                    self._busy = 0
                     self._cond.notify_all()
 
     def _write(self, batch: list[FinishedCall]) -> None:

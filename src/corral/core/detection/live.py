@@ -36,6 +36,7 @@ from corral.core.detection.store import (
     plan_changes,
     store_findings,
 )
+from corral.core.idle_waiting import IdleWaiting
 from corral.core.runtime import Runtime
 from corral.core.span_store import StoredBatch
 from corral.db.schema import ProjectRow
@@ -122,7 +123,7 @@ class DetectorStats:
     max_queued: int = 0
 
 
-class Detector:
+class Detector(IdleWaiting):
     """Runs detection for the batches the span store commits, in one of the three modes."""
 
     def __init__(
@@ -216,22 +217,8 @@ class Detector:
             self._thread.join(timeout)
             self._thread = None
 
-    def wait_idle(self, timeout: float = 30.0) -> bool:
-        """Wait until every queued session has been judged; False if ``timeout`` ran out. The
-        worker stops gathering meanwhile: someone wants the findings now."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            self._waiters += 1
-            self._cond.notify_all()
-            try:
-                while self._pending or self._busy:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        return False
-                    self._cond.wait(left)
-            finally:
-                self._waiters -= 1
-        return True
+    def _has_queued(self) -> bool:
+        return bool(self._pending)
 
     def _work(self) -> None:
         while True:
