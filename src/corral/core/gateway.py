@@ -451,10 +451,15 @@ def record_calls(rt: Runtime, calls: Sequence[FinishedCall]) -> None:
         for reservation, actual, at in settlements:
             settle_before_commit(uow, reservation, actual, at)
 
+    # One batch of spans per project, however many calls: the batch's checks, insert and
+    # rollups are then paid once for all the calls finishing together.
+    by_project: dict[int, list[NormalizedSpan]] = {}
+    for r in recorded:
+        by_project.setdefault(r.project_id, []).extend(r.spans)
     try:
         record_spans(
             rt,
-            [(r.project_id, r.spans) for r in recorded],
+            list(by_project.items()),
             price_book=book,
             along=settle_holds if settlements else None,
             durable=rt.settings.gateway_durable_writes,

@@ -63,6 +63,12 @@ def parse_token(token: str) -> tuple[str, str]:
     )
 
 
+def remembered_principal(rt: Runtime, token: str) -> Principal | None:
+    """The principal behind an API key if the cache holds it (no database read), else None."""
+    public_id, secret = parse_token(token)
+    return _principal_cache(rt).get(public_id, hash_secret(secret), rt.clock.now())
+
+
 def authenticate(rt: Runtime, token: str) -> Principal:
     """The principal behind an API key, or :class:`Unauthenticated` with the reason."""
     public_id, secret = parse_token(token)

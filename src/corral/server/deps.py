@@ -6,9 +6,10 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from corral.core.access import Principal
-from corral.core.keys import authenticate
+from corral.core.keys import authenticate, remembered_principal
 from corral.core.logins import CSRF_HEADER, SESSION_COOKIE, session_principal
 from corral.core.runtime import Runtime
 from corral.errors import Forbidden, InvalidRequest, Unauthenticated
@@ -22,7 +23,13 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-def refuse_nul_in_url(request: Request) -> None:
+async def runtime_dependency(request: Request) -> Runtime:
+    """:func:`get_runtime` as a dependency: ``async`` so that FastAPI runs it on the event loop
+    instead of handing it to a worker thread."""
+    return get_runtime(request)
+
+
+async def refuse_nul_in_url(request: Request) -> None:
     """Every route's first check: a path or query parameter holding NUL is refused (bodies are
     checked by their models), so no filter ever hands one to the database."""
     if "\x00" in request.url.path or any(
@@ -77,5 +84,17 @@ def current_principal(request: Request) -> Principal:
     return principal
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-Actor = Annotated[Principal, Depends(current_principal)]
+async def authenticated(request: Request) -> Principal:
+    """:func:`current_principal` as a dependency: a key whose principal is remembered is
+    answered on the event loop; anything that reads the database goes to a worker thread."""
+    token = credentials_from(request)
+    if token is not None and getattr(request.state, "principal", None) is None:
+        remembered = remembered_principal(get_runtime(request), token)
+        if remembered is not None:
+            request.state.principal = remembered
+            return remembered
+    return await run_in_threadpool(current_principal, request)
+
+
+RuntimeDep = Annotated[Runtime, Depends(runtime_dependency)]
+Actor = Annotated[Principal, Depends(authenticated)]

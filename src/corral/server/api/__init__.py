@@ -25,7 +25,7 @@ from corral.server.api import (
     traces,
     users,
 )
-from corral.server.deps import current_principal
+from corral.server.deps import authenticated
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     status_code: {"model": ErrorResponse, "description": description}
@@ -39,10 +39,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
 
 
 def build_v1_router() -> APIRouter:
-    v1 = APIRouter(
-        prefix="/v1", dependencies=[Depends(current_principal)], responses=ERROR_RESPONSES
-    )
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(authenticated)], responses=ERROR_RESPONSES)
     for module in (
+        gateway,  # first: agents' calls are matched against every route before it
         status,
         auth,
         projects,
@@ -58,7 +57,6 @@ def build_v1_router() -> APIRouter:
         alerts,
         otlp,
         traces,
-        gateway,
         detection,
     ):
         v1.include_router(module.router)
