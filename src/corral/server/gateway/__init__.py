@@ -172,7 +172,12 @@ async def forward(request: Request, rt: Runtime, actor: Actor, api: ProviderApi)
     outcome.input_text, outcome.tool_results = input_text, tool_results
     if not limit:
         outcome.output_text = None
-    denied = await run_in_threadpool(decide_tool_calls, rt, prepared, outcome.tool_calls)
+    # Most answers call no tool: no need for a worker thread to decide nothing.
+    denied = (
+        await run_in_threadpool(decide_tool_calls, rt, prepared, outcome.tool_calls)
+        if outcome.tool_calls
+        else None
+    )
     if denied is not None:
         outcome.denied_tool = denied.tool
         response_error = gateway_error(api, _denied(denied))
