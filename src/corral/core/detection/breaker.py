@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from corral.core.access import Principal, resolve_project
@@ -43,11 +43,27 @@ def active_halt(uow: Session, project_id: int, session_id: str) -> SessionHaltRo
     ).one_or_none()
 
 
+_ACTIVE_HALT_EXISTS = (
+    select(SessionHaltRow.id)
+    .where(
+        SessionHaltRow.project_id == bindparam("project_id"),
+        SessionHaltRow.session_id == bindparam("session_id"),
+        SessionHaltRow.resumed_at.is_(None),
+    )
+    .limit(1)
+)
+"""Built once: the gateway asks it before every call, and building a statement (and its cache
+key) anew each time cost more than the lookup."""
+
+
 def check_session_not_halted(uow: Session, project_id: int, session_id: str) -> None:
     """Raise :class:`SessionHalted` (HTTP 409, code ``session_halted``) naming the finding if
     the session is halted; return quietly otherwise. One indexed lookup, for the call path."""
+    terms = {"project_id": project_id, "session_id": session_id}
+    if uow.execute(_ACTIVE_HALT_EXISTS, terms).first() is None:
+        return
     halt = active_halt(uow, project_id, session_id)
-    if halt is None:
+    if halt is None:  # resumed between the two reads
         return
     project = uow.get(ProjectRow, project_id)
     name = project.name if project is not None else str(project_id)
