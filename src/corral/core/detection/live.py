@@ -112,11 +112,16 @@ def detect_scopes(
     results: list[StoredFinding] = []
     with rt.db.write() as uow:
         project = uow.get_one(ProjectRow, project_id)
-        stored = existing_findings(uow, project_id, [spans.scope for spans, _, _ in planned])
+        # Locked as they are read: the rows to update need no further query.
+        stored = existing_findings(
+            uow, project_id, [spans.scope for spans, _, _ in planned], lock=True
+        )
         now = rt.clock.now()
         for spans, findings, settings in planned:
             changes = plan_changes(stored[spans.scope], findings, spans)
-            results += store_findings(uow, project, spans, changes, settings, now)
+            results += store_findings(
+                uow, project, spans, changes, settings, now, locked=stored[spans.scope]
+            )
     return results
 
 
