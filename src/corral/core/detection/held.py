@@ -174,12 +174,20 @@ def _merge(held: _Session, batches: list[list[Any]]) -> list[SpanView]:
     for step in range(start, len(merged)):
         item = merged[step]
         renumbered.append(
-            (item if item.step == step else replace(item, step=step))
+            (item if item.step == step else _at_step(item, step))
             if isinstance(item, SpanView)
             else span_view(item, step)
         )
     held.views = renumbered
     return renumbered
+
+
+def _at_step(view: SpanView, step: int) -> SpanView:
+    """A view moved to another step, keeping its canonical action (a JSON round trip)."""
+    moved = replace(view, step=step)
+    if "action" in view.__dict__:
+        moved.__dict__["action"] = view.__dict__["action"]
+    return moved
 
 
 def _sorted(fresh: list[tuple[Any, int, int, Any]]) -> bool:
