@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import case, func, select
@@ -63,6 +64,14 @@ class SessionSpans:
     spans: list[SpanView]
     agent: str | None
     totals: tuple[int, int, float] | None
+
+    @cached_property
+    def by_step(self) -> dict[int, SpanView]:
+        return {s.step: s for s in self.spans}
+
+    @cached_property
+    def by_id(self) -> dict[str, SpanView]:
+        return {s.span_id: s for s in self.spans}
 
 
 def scope_of(session_id: str | None, trace_id: str) -> str:

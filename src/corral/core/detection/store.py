@@ -55,8 +55,7 @@ class StoredFinding:
 
 def finding_values(finding: Finding, spans: SessionSpans) -> dict[str, Any]:
     """The columns a finding fills (everything but identity, status and times)."""
-    by_step = {s.step: s for s in spans.spans}
-    by_id = {s.span_id: s for s in spans.spans}
+    by_step, by_id = spans.by_step, spans.by_id
     at_step = by_step.get(finding.step) if finding.step is not None else None
     anchor = at_step or next((by_id[i] for i in finding.span_ids if i in by_id), None)
     return {
