@@ -250,6 +250,16 @@ class Settings(BaseSettings):
             "pass; findings come that much later."
         ),
     )
+    detection_memory_mb: float = Field(
+        default=64,
+        ge=0,
+        description=(
+            "Memory the detection worker may use per process to hold the spans of recent "
+            "sessions (background mode), so that a pass over a growing session reads only its "
+            "new spans; least recently used sessions are dropped first and read again when "
+            "needed. 0 reads each session whole at every pass."
+        ),
+    )
     metric_rules_interval_seconds: float = Field(
         default=60.0,
         ge=1,

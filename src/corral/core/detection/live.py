@@ -11,7 +11,8 @@ after another (the gateway's) share a pass.
 The queue is bounded (``CORRAL_DETECTION_QUEUE_SESSIONS``): when it is full, the listener waits
 for room for up to :data:`QUEUE_WAIT_SECONDS` — back-pressure on ingest rather than silently
 skipped sessions — and only then gives up on that session (logged and counted) until its next
-batch. A pass reads the session's latest spans (see :mod:`corral.core.detection.spans`), runs
+batch. A pass reads the session's latest spans (see :mod:`corral.core.detection.spans`) — in the
+background, only those it does not hold already (:mod:`corral.core.detection.held`) — runs
 :func:`~corral.core.detection.engine.detect`, and writes only when something is new or changed.
 """
 
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 
 from corral.core.detection.baseline import BaselineCache
 from corral.core.detection.engine import DetectionContext, detect
+from corral.core.detection.held import Held, HeldSessions
 from corral.core.detection.memory import memory_context
 from corral.core.detection.model import Finding
 from corral.core.detection.settings_store import settings_resolver
@@ -64,16 +66,26 @@ def detect_scope(
 
 
 def detect_scopes(
-    rt: Runtime, project_id: int, scopes: Sequence[str], *, baselines: BaselineCache | None = None
+    rt: Runtime,
+    project_id: int,
+    scopes: Sequence[str],
+    *,
+    baselines: BaselineCache | None = None,
+    memory: HeldSessions | None = None,
 ) -> list[StoredFinding]:
     """One detection pass over sessions of a project: the findings it stored (new or changed).
 
     Reads everything it needs in one read transaction; opens a write one only when some finding
-    is new or differs from what is stored."""
+    is new or differs from what is stored. With ``memory``, sessions it holds entirely are not
+    read, and those read are held from then on."""
     cache = baselines or BaselineCache(ttl_seconds=0)
     planned: list[tuple[SessionSpans, list[Finding], DetectorSettings]] = []
+    # Collected before the read transaction begins: held spans are then all in what it reads.
+    held = memory.collect(project_id, scopes) if memory is not None else None
     with rt.db.read() as uow:
-        loaded = load_scopes(uow, project_id, scopes)
+        loaded = load_scopes(uow, project_id, scopes, held=held)
+        if memory is not None and held is not None:
+            _hold(memory, project_id, loaded, held)
         if not loaded:
             return []
         settings_of = settings_resolver(uow, project_id)
@@ -100,12 +112,32 @@ def detect_scopes(
     results: list[StoredFinding] = []
     with rt.db.write() as uow:
         project = uow.get_one(ProjectRow, project_id)
-        stored = existing_findings(uow, project_id, [spans.scope for spans, _, _ in planned])
+        # Locked as they are read: the rows to update need no further query.
+        stored = existing_findings(
+            uow, project_id, [spans.scope for spans, _, _ in planned], lock=True
+        )
         now = rt.clock.now()
         for spans, findings, settings in planned:
             changes = plan_changes(stored[spans.scope], findings, spans)
-            results += store_findings(uow, project, spans, changes, settings, now)
+            results += store_findings(
+                uow, project, spans, changes, settings, now, locked=stored[spans.scope]
+            )
     return results
+
+
+def _hold(
+    memory: HeldSessions, project_id: int, loaded: dict[str, SessionSpans], held: dict[str, Held]
+) -> None:
+    """Hold the sessions a pass read from the database, for the next passes to build on."""
+    for scope in held.keys() - loaded.keys():
+        memory.forget(project_id, scope)  # gone (purged)
+    for scope, spans in loaded.items():
+        if spans.session_id is None:
+            continue
+        if spans.totals is not None:
+            memory.forget(project_id, scope)  # longer than the window: read each time
+        elif scope not in held or spans.spans is not held[scope].views:
+            memory.replace(project_id, scope, spans.spans)
 
 
 def touched_scopes(batch: StoredBatch) -> list[str]:
@@ -134,6 +166,7 @@ class Detector(IdleWaiting):
         capacity: int,
         queue_wait_seconds: float = QUEUE_WAIT_SECONDS,
         gather_seconds: float = 0.0,
+        memory_bytes: int = 0,
     ) -> None:
         self.rt = rt
         self.mode = mode
@@ -142,6 +175,8 @@ class Detector(IdleWaiting):
         self.gather_seconds = gather_seconds
         self.stats = DetectorStats()
         self.baselines = BaselineCache()
+        # Only the background worker holds sessions: it runs one pass at a time.
+        self.memory = HeldSessions(memory_bytes) if mode == "background" and memory_bytes else None
         self._pending: dict[tuple[int, str], None] = {}
         self._busy = 0
         self._waiters = 0
@@ -158,6 +193,8 @@ class Detector(IdleWaiting):
             if self.mode == "inline":
                 self._run_pass(batch.project_id, scopes)
             elif self.mode == "background":
+                if self.memory is not None:
+                    self.memory.add(batch.project_id, batch.spans)
                 self._enqueue(batch.project_id, scopes)
         except Exception:
             log.exception("detection listener failed for project %s", batch.project_id)
@@ -270,7 +307,7 @@ class Detector(IdleWaiting):
     def _run_pass(self, project_id: int, scopes: list[str]) -> None:
         began = time.perf_counter()
         try:
-            detect_scopes(self.rt, project_id, scopes, baselines=self.baselines)
+            detect_scopes(self.rt, project_id, scopes, baselines=self.baselines, memory=self.memory)
         except Exception:
             self.stats.failures += 1
             log.exception("detection failed for %d sessions of project %s", len(scopes), project_id)
@@ -287,6 +324,7 @@ def start_detection(rt: Runtime) -> Detector:
         mode=rt.settings.detection_mode,
         capacity=rt.settings.detection_queue_sessions,
         gather_seconds=rt.settings.detection_gather_ms / 1000,
+        memory_bytes=int(rt.settings.detection_memory_mb * 1024 * 1024),
     )
     detector.start()
     return detector

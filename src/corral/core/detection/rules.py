@@ -30,14 +30,24 @@ def _tool_spans(spans: Spans, settings: DetectorSettings) -> list[SpanView]:
     ]
 
 
-def _decision_before(spans: Spans, tool: SpanView) -> SpanView | None:
-    """The LLM call that chose a tool call: the last LLM span before it in the same trace."""
-    chosen = None
+def _decisions(spans: Spans, tools: Sequence[SpanView]) -> list[SpanView | None]:
+    """The LLM call that chose each tool call: the last LLM span before it in the same trace.
+    One sweep over the session, however many calls are asked about."""
+    pending = sorted(range(len(tools)), key=lambda i: tools[i].step)
+    chosen: list[SpanView | None] = [None] * len(tools)
+    last: dict[str, SpanView] = {}  # the latest LLM span so far, by trace
+    position = 0
     for span in spans:
-        if span.step >= tool.step:
+        while position < len(pending) and tools[pending[position]].step <= span.step:
+            tool = tools[pending[position]]
+            chosen[pending[position]] = last.get(tool.trace_id)
+            position += 1
+        if position == len(pending):
             break
-        if span.span_type == "llm" and span.trace_id == tool.trace_id:
-            chosen = span
+        if span.span_type == "llm":
+            last[span.trace_id] = span
+    for index in pending[position:]:
+        chosen[index] = last.get(tools[index].trace_id)
     return chosen
 
 
@@ -45,8 +55,7 @@ def _waste(spans: Spans, repeats: Sequence[SpanView]) -> tuple[int, float]:
     """Tokens and cost spent producing repeated calls: each repeat's deciding LLM call and its
     own cost."""
     tokens, cost = 0, 0.0
-    for tool in repeats:
-        decision = _decision_before(spans, tool)
+    for tool, decision in zip(repeats, _decisions(spans, repeats), strict=True):
         if decision is not None:
             tokens += decision.tokens
             cost += decision.cost_usd

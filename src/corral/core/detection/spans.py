@@ -9,15 +9,19 @@ lists them in, so a finding's ``step`` can be looked up there. Only the latest
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from corral.core.detection.model import SpanView
 from corral.db.schema import SessionRow, SpanRow
+
+if TYPE_CHECKING:
+    from corral.core.detection.held import Held
 
 SESSION_WINDOW = 2000
 """Spans of a session (its latest ones) the detectors look at each time it grows."""
@@ -61,6 +65,14 @@ class SessionSpans:
     agent: str | None
     totals: tuple[int, int, float] | None
 
+    @cached_property
+    def by_step(self) -> dict[int, SpanView]:
+        return {s.step: s for s in self.spans}
+
+    @cached_property
+    def by_id(self) -> dict[str, SpanView]:
+        return {s.span_id: s for s in self.spans}
+
 
 def scope_of(session_id: str | None, trace_id: str) -> str:
     """The unit detection runs on: the session, or the trace for spans with no session."""
@@ -69,7 +81,9 @@ def scope_of(session_id: str | None, trace_id: str) -> str:
 
 def span_view(source: Any, step: int) -> SpanView:
     """A :class:`SpanView` of a stored span (a row of ``spans``) or a ``NormalizedSpan``."""
-    attributes = getattr(source, "attributes", None) or {}
+    # Raw attributes only matter for handoffs (they may name the target agent).
+    handoff_span = source.span_type == "handoff"
+    attributes = (getattr(source, "attributes", None) or {}) if handoff_span else {}
     handoff = None
     if attributes:
         handoff = next((attributes[k] for k in HANDOFF_TARGET if attributes.get(k)), None)
@@ -140,11 +154,19 @@ def load_scope(
 
 
 def load_scopes(
-    uow: Session, project_id: int, scopes: Sequence[str], *, window: int = SESSION_WINDOW
+    uow: Session,
+    project_id: int,
+    scopes: Sequence[str],
+    *,
+    window: int = SESSION_WINDOW,
+    held: Mapping[str, Held] | None = None,
 ) -> dict[str, SessionSpans]:
     """:func:`load_scope` for many scopes at once: the sessions that fit in the window (most of
     them) are read together, in one query per 200 sessions, so that a detection pass over a
-    busy project costs a few round trips rather than a few per session."""
+    busy project costs a few round trips rather than a few per session.
+
+    A session in ``held`` whose views are all of it (as many as its rollup counts, in a known
+    order) is not read at all."""
     sessions = [s for s in scopes if not s.startswith(TRACE_SCOPE)]
     loaded: dict[str, SessionSpans] = {}
     sizes: dict[str, tuple[int, str | None]] = {}
@@ -155,7 +177,17 @@ def load_scopes(
             )
         ):
             sizes[session_id] = (count, agent)
-    small = [s for s in sessions if s in sizes and sizes[s][0] <= window]
+    small = []
+    for session_id in sessions:
+        if session_id not in sizes or sizes[session_id][0] > window:
+            continue
+        count, agent = sizes[session_id]
+        kept = held.get(session_id) if held is not None else None
+        if kept is not None and kept.exact and len(kept.views) == count:
+            agent = agent or next((s.agent_name for s in kept.views if s.agent_name), None)
+            loaded[session_id] = SessionSpans(session_id, session_id, None, kept.views, agent, None)
+        else:
+            small.append(session_id)
     for chunk in _chunks(small, 200):
         rows: dict[str, list[Any]] = {s: [] for s in chunk}
         for row in uow.connection().execute(
@@ -175,7 +207,7 @@ def load_scopes(
     for scope in scopes:
         if scope not in loaded and (scope.startswith(TRACE_SCOPE) or scope in sizes):
             loaded[scope] = load_scope(uow, project_id, scope, window=window)
-    return loaded
+    return {scope: loaded[scope] for scope in scopes if scope in loaded}
 
 
 def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:

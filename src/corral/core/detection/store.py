@@ -55,8 +55,7 @@ class StoredFinding:
 
 def finding_values(finding: Finding, spans: SessionSpans) -> dict[str, Any]:
     """The columns a finding fills (everything but identity, status and times)."""
-    by_step = {s.step: s for s in spans.spans}
-    by_id = {s.span_id: s for s in spans.spans}
+    by_step, by_id = spans.by_step, spans.by_id
     at_step = by_step.get(finding.step) if finding.step is not None else None
     anchor = at_step or next((by_id[i] for i in finding.span_ids if i in by_id), None)
     return {
@@ -93,17 +92,19 @@ def _max_severity(row: FindingRow, values: dict[str, Any]) -> str:
 
 
 def existing_findings(
-    uow: Session, project_id: int, scopes: Sequence[str]
+    uow: Session, project_id: int, scopes: Sequence[str], *, lock: bool = False
 ) -> dict[str, dict[str, FindingRow]]:
-    """The stored findings of some scopes of a project: scope -> key -> row."""
+    """The stored findings of some scopes of a project: scope -> key -> row. With ``lock``
+    (in a write unit of work), the rows are locked, in id order, until it commits."""
     found: dict[str, dict[str, FindingRow]] = {scope: {} for scope in scopes}
     for start in range(0, len(scopes), 200):
-        for row in uow.scalars(
-            select(FindingRow).where(
-                FindingRow.project_id == project_id,
-                FindingRow.scope.in_(scopes[start : start + 200]),
-            )
-        ):
+        query = select(FindingRow).where(
+            FindingRow.project_id == project_id,
+            FindingRow.scope.in_(scopes[start : start + 200]),
+        )
+        if lock:
+            query = query.order_by(FindingRow.id).with_for_update()
+        for row in uow.scalars(query):
             found[row.scope][row.key] = row
     return found
 
@@ -128,36 +129,42 @@ def store_findings(
     changes: Sequence[tuple[Finding, dict[str, Any]]],
     settings: DetectorSettings,
     now: datetime,
+    locked: dict[str, FindingRow] | None = None,
 ) -> list[StoredFinding]:
     """Insert or update the planned findings, raise their alerts and halt their session if the
-    project says so. Runs in the caller's write unit of work."""
+    project says so. Runs in the caller's write unit of work; ``locked`` are the scope's stored
+    findings the caller has already read and locked in it (see :func:`existing_findings`)."""
     stored: list[StoredFinding] = []
     for finding, values in changes:
-        inserted = insert_ignoring_conflicts(
-            uow,
-            FindingRow.__table__,  # type: ignore[arg-type]
-            [
-                {
-                    "project_id": project.id,
-                    "scope": spans.scope,
-                    "key": finding.key[:300],
-                    "status": "open",
-                    "first_detected_at": now,
-                    "updated_at": now,
-                    **values,
-                }
-            ],
-        )
-        row = uow.scalars(
-            select(FindingRow)
-            .where(
-                FindingRow.project_id == project.id,
-                FindingRow.scope == spans.scope,
-                FindingRow.key == finding.key[:300],
+        key = finding.key[:300]
+        row = locked.get(key) if locked is not None else None
+        inserted = 0
+        if row is None:
+            inserted = insert_ignoring_conflicts(
+                uow,
+                FindingRow.__table__,  # type: ignore[arg-type]
+                [
+                    {
+                        "project_id": project.id,
+                        "scope": spans.scope,
+                        "key": key,
+                        "status": "open",
+                        "first_detected_at": now,
+                        "updated_at": now,
+                        **values,
+                    }
+                ],
             )
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one()
+            row = uow.scalars(
+                select(FindingRow)
+                .where(
+                    FindingRow.project_id == project.id,
+                    FindingRow.scope == spans.scope,
+                    FindingRow.key == key,
+                )
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            ).one()
         escalated = False
         if not inserted:
             if not _differs(row, values):
