@@ -209,6 +209,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="Corral server worker processes.")
     parser.add_argument("--databases", help="Comma-separated (default sqlite,postgresql).")
     parser.add_argument(
+        "--no-durable-writes",
+        action="store_true",
+        help="Run Corral with CORRAL_GATEWAY_DURABLE_WRITES=false (no wait for the disk flush).",
+    )
+    parser.add_argument(
         "--postgres-url", default=os.environ.get("CORRAL_BENCH_POSTGRES_URL", DEFAULT_POSTGRES)
     )
     args = parser.parse_args()
@@ -220,6 +225,8 @@ def main() -> None:
     with fake_provider(args.latency_ms) as fake_url:
         for database in databases:
             server_env = {"CORRAL_WORKERS": str(args.workers)} if args.workers > 1 else {}
+            if args.no_durable_writes:
+                server_env["CORRAL_GATEWAY_DURABLE_WRITES"] = "false"
             if database == "sqlite":
                 with tempfile.TemporaryDirectory(prefix="corral-bench-db-") as scratch:
                     url = f"sqlite:///{scratch}/corral.db"
@@ -235,7 +242,8 @@ def main() -> None:
                 ):
                     rows += measure(database, server, fake_url, calls, concurrencies)
     print_table(
-        f"Gateway overhead, fake provider latency {args.latency_ms:g} ms, {args.workers} worker(s)",
+        f"Gateway overhead, fake provider latency {args.latency_ms:g} ms, {args.workers} worker(s)"
+        + (", durable writes off" if args.no_durable_writes else ""),
         [
             (
                 r.database,
@@ -271,6 +279,7 @@ def main() -> None:
         "quick": args.quick,
         "latency_ms": args.latency_ms,
         "workers": args.workers,
+        "durable_writes": not args.no_durable_writes,
         "rows": [asdict(r) for r in rows],
         "notes": notes,
     }
