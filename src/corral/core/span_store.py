@@ -321,7 +321,9 @@ SPAN_COLUMNS = (*SPAN_HEAD_COLUMNS, "agent_name", "session_id", "user_id", "rece
 already stored, and the commit's clock)."""
 
 
-def span_heads(dialect: Dialect, project_id: int, spans: Sequence[NormalizedSpan]) -> list[Any]:
+def span_heads(
+    dialect: Dialect, project_id: int, spans: Sequence[NormalizedSpan]
+) -> list[tuple[Any, ...]]:
     """The spans' rows in :data:`SPAN_HEAD_COLUMNS` order, converted for the driver."""
     return bind_rows(
         dialect,
