@@ -202,3 +202,24 @@ def _check_index(rt: Runtime) -> None:
     index_span_text(rt)  # the check compares the index with every stored span
     with rt.db.write() as uow:
         uow.execute(text("INSERT INTO span_search (span_search) VALUES ('integrity-check')"))
+
+
+def test_the_index_job_steps_aside_for_waiting_ingest_up_to_its_lag_bound(
+    stored: Runtime, admin: corral.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if stored.db.dialect != "sqlite":
+        pytest.skip("PostgreSQL indexes on insert")
+    from corral.core import span_index
+
+    monkeypatch.setattr(span_index, "writers_waiting", lambda rt: True)
+    _store(stored, "alpha", 6, input_text="another refund")
+    monkeypatch.setattr(span_index, "MAX_LAG", 2)
+    assert index_span_text(stored) == 0  # two spans behind: ingest goes first
+    assert _found(admin, "alpha", "refund") == [_trace_id(n) for n in (1, 2, 5, 6)]
+    monkeypatch.setattr(span_index, "MAX_LAG", 1)
+    assert index_span_text(stored) == 2  # past the bound: indexed all the same
+    assert _pending(stored) == 0
+    monkeypatch.setattr(span_index, "writers_waiting", lambda rt: False)
+    _store(stored, "alpha", 7, input_text="refund again")
+    monkeypatch.setattr(span_index, "MAX_LAG", 10)
+    assert index_span_text(stored) == 1  # nobody waiting: indexed at once

@@ -42,6 +42,11 @@ class GroupCommitter:
         self._queue_lock = threading.Lock()
         self._leader = threading.Lock()
 
+    @property
+    def waiting(self) -> int:
+        """Pieces of work queued for the next transaction."""
+        return len(self._queue)
+
     def run(self, work: Work[T]) -> T:
         """Run ``work(uow, now)`` in a write transaction; return once it is committed."""
         pending: _Pending[T] = _Pending(work)
@@ -105,6 +110,14 @@ def write_shared(rt: Runtime, work: Work[T], *, durable: bool = True) -> T:
         return group_committer(rt, durable=durable).run(work)
     with rt.db.write(durable=durable) as uow:
         return work(uow, rt.clock.now())
+
+
+def writers_waiting(rt: Runtime) -> bool:
+    """Whether writers of this process are queued for the database (ingest under load)."""
+    return any(
+        isinstance(committer, GroupCommitter) and committer.waiting > 0
+        for committer in (rt.extensions.get(name) for name in ("group_commit", "group_commit_lazy"))
+    )
 
 
 def group_committer(rt: Runtime, *, durable: bool = True) -> GroupCommitter:

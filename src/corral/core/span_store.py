@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, case, select
+from sqlalchemy import Dialect, Table, and_, case, select
 from sqlalchemy.orm import Session
 
 from corral.core.group_commit import defer_before_commit, group_committer
@@ -23,7 +23,7 @@ from corral.core.normalize import NormalizedSpan
 from corral.core.pricing import PriceBook, TokenUsage
 from corral.core.projects import touch_project
 from corral.core.runtime import Runtime
-from corral.db.bulk import bulk_insert_ignoring_conflicts
+from corral.db.bulk import bind_rows, bulk_insert_ignoring_conflicts
 from corral.db.schema import AgentActivityRow, CostDailyRow, SessionRow, SpanRow, TraceRow
 from corral.db.upsert import upsert_rollups
 
@@ -102,11 +102,12 @@ def record_spans(
                 uow,
                 project_id,
                 spans,
+                batch_heads,
                 now=now,
                 default_agent=default_agent,
                 defer=rollups,
             )
-            for project_id, spans in work
+            for (project_id, spans), batch_heads in zip(work, heads, strict=True)
         ]
         if along is not None:
             along(uow, now)
@@ -120,9 +121,12 @@ def record_spans(
         from corral.core.prices import price_book_for
 
         price_book = price_book_for(rt)
-    # Priced before the write transaction: on SQLite, writers wait for it one at a time.
+    # Priced and converted for the driver before the write transaction: on SQLite, writers
+    # wait for it one at a time.
     for _, spans in work:
         _price(spans, price_book)
+    dialect = rt.db.engine.dialect
+    heads = [span_heads(dialect, project_id, spans) for project_id, spans in work]
     stored = group_committer(rt, durable=durable).run(write)
     for batch in stored:
         if not batch.spans:
@@ -139,6 +143,7 @@ def store_spans(
     uow: Session,
     project_id: int,
     spans: Sequence[NormalizedSpan],
+    heads: Sequence[tuple[Any, ...]],
     *,
     now: datetime,
     default_agent: str | None = None,
@@ -146,20 +151,29 @@ def store_spans(
 ) -> StoredBatch:
     """Write spans and fold them into the rollups, inside the caller's unit of work.
 
-    With ``defer``, the rollup rows are appended to it instead of written, for the caller to
-    apply together with others (:meth:`Rollups.apply_all`).
+    ``heads`` are the spans' rows as :func:`span_heads` made them. With ``defer``, the rollup
+    rows are appended to it instead of written, for the caller to apply together with others
+    (:meth:`Rollups.apply_all`).
 
     Spans already stored (an exporter's retry) are skipped and not counted twice. Spans that do
     not name their session, user or agent take them from their trace: from the batch (the
     nearest ancestor for the agent) or from what the trace already recorded.
     """
-    fresh = _without_duplicates(uow, project_id, spans)
+    kept = _without_duplicates(uow, project_id, spans)
+    fresh = [spans[i] for i in kept]
     batch = StoredBatch(project_id=project_id, spans=fresh, duplicates=len(spans) - len(fresh))
     if not fresh:
         return batch
     _fill_trace_fields(uow, project_id, fresh, default_agent)
+    (received,) = bind_rows(uow.connection().dialect, _SPANS, ("received_at",), [(now,)])
     bulk_insert_ignoring_conflicts(
-        uow, _SPANS, SPAN_COLUMNS, [_span_row(project_id, s, now) for s in fresh]
+        uow,
+        _SPANS,
+        SPAN_COLUMNS,
+        [
+            heads[i] + (s.agent_name, s.session_id, s.user_id, *received)
+            for i, s in zip(kept, fresh, strict=True)
+        ],
     )
     touch_project(uow, project_id, now)
     rollups = Rollups(
@@ -177,7 +191,8 @@ def store_spans(
 
 def _without_duplicates(
     uow: Session, project_id: int, spans: Sequence[NormalizedSpan]
-) -> list[NormalizedSpan]:
+) -> list[int]:
+    """The positions of the spans not stored yet (nor earlier in ``spans``)."""
     trace_ids = sorted({s.trace_id for s in spans})
     seen: set[tuple[str, str]] = set()
     for chunk in _chunks(trace_ids, 500):
@@ -190,11 +205,11 @@ def _without_duplicates(
             )
         )
     fresh = []
-    for span in spans:
+    for index, span in enumerate(spans):
         key = (span.trace_id, span.span_id)
         if key not in seen:
             seen.add(key)
-            fresh.append(span)
+            fresh.append(index)
     return fresh
 
 
@@ -266,7 +281,7 @@ def _price(spans: Sequence[NormalizedSpan], book: PriceBook) -> None:
             span.cost_usd, span.price_version = result.usd, result.price_version
 
 
-SPAN_COLUMNS = (
+SPAN_HEAD_COLUMNS = (
     "project_id",
     "trace_id",
     "span_id",
@@ -281,10 +296,7 @@ SPAN_COLUMNS = (
     "duration_ms",
     "service_name",
     "agent_id",
-    "agent_name",
     "agent_version",
-    "session_id",
-    "user_id",
     "model",
     "provider",
     "input_tokens",
@@ -302,49 +314,58 @@ SPAN_COLUMNS = (
     "attributes",
     "events",
     "resource",
-    "received_at",
 )
+"""The columns of a span row known before its write transaction."""
+SPAN_COLUMNS = (*SPAN_HEAD_COLUMNS, "agent_name", "session_id", "user_id", "received_at")
+"""Every column written: the head, then those filled in the transaction (from the trace
+already stored, and the commit's clock)."""
 
 
-def _span_row(project_id: int, s: NormalizedSpan, now: datetime) -> tuple[Any, ...]:
-    # In SPAN_COLUMNS order.
-    return (
-        project_id,
-        s.trace_id,
-        s.span_id,
-        s.parent_span_id,
-        s.name,
-        s.kind,
-        s.span_type,
-        s.status,
-        s.error_message,
-        s.start_time,
-        s.end_time,
-        s.duration_ms,
-        s.service_name,
-        s.agent_id,
-        s.agent_name,
-        s.agent_version,
-        s.session_id,
-        s.user_id,
-        s.model,
-        s.provider,
-        s.input_tokens,
-        s.output_tokens,
-        s.cache_read_tokens,
-        s.cache_write_tokens,
-        s.reasoning_tokens,
-        s.cost_usd,
-        s.price_version,
-        s.tool_name,
-        s.tool_arguments,
-        s.tool_result,
-        s.input_text,
-        s.output_text,
-        s.attributes,
-        s.events,
-        s.resource,
-        now,
+def span_heads(
+    dialect: Dialect, project_id: int, spans: Sequence[NormalizedSpan]
+) -> list[tuple[Any, ...]]:
+    """The spans' rows in :data:`SPAN_HEAD_COLUMNS` order, converted for the driver."""
+    return bind_rows(
+        dialect,
+        _SPANS,
+        SPAN_HEAD_COLUMNS,
+        [
+            (
+                project_id,
+                s.trace_id,
+                s.span_id,
+                s.parent_span_id,
+                s.name,
+                s.kind,
+                s.span_type,
+                s.status,
+                s.error_message,
+                s.start_time,
+                s.end_time,
+                s.duration_ms,
+                s.service_name,
+                s.agent_id,
+                s.agent_version,
+                s.model,
+                s.provider,
+                s.input_tokens,
+                s.output_tokens,
+                s.cache_read_tokens,
+                s.cache_write_tokens,
+                s.reasoning_tokens,
+                s.cost_usd,
+                s.price_version,
+                s.tool_name,
+                s.tool_arguments,
+                s.tool_result,
+                s.input_text,
+                s.output_text,
+                s.attributes,
+                s.events,
+                s.resource,
+            )
+            for s in spans
+        ],
     )
 
 

@@ -9,9 +9,10 @@ thousands of rows per second.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Dialect, Table
@@ -22,15 +23,15 @@ from corral.db.types import UtcDateTime
 
 
 def bulk_insert_ignoring_conflicts(
-    uow: Session, table: Table, columns: tuple[str, ...], rows: Sequence[Sequence[Any]]
+    uow: Session, table: Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
 ) -> None:
-    """Insert ``rows`` (tuples ordered as ``columns``) in one executemany, skipping rows that
-    collide with a unique key."""
+    """Insert ``rows`` (tuples ordered as ``columns``, converted by :func:`bind_rows`), skipping
+    rows that collide with a unique key."""
     if not rows:
         return
     dialect = uow.connection().dialect
     module: Any = postgresql if dialect.name == "postgresql" else sqlite
-    execute_many(uow, _insert_statement(table, module), table, columns, rows)
+    execute_bound(uow, _insert_statement(table, module), table, columns, rows)
 
 
 @cache
@@ -47,40 +48,118 @@ def execute_many(
 ) -> None:
     """Run an INSERT-like ``statement`` (built once and reused: it is compiled once) for each
     row of ``rows``, given as tuples in ``columns`` order."""
-    if not rows:
-        return
-    connection = uow.connection()
-    sql, positional, processors = _prepared(statement, table, columns, connection.dialect)
+    if rows:
+        dialect = uow.connection().dialect
+        execute_bound(uow, statement, table, columns, bind_rows(dialect, table, columns, rows))
+
+
+def bind_rows(
+    dialect: Dialect, table: Table, columns: tuple[str, ...], rows: Iterable[Sequence[Any]]
+) -> list[tuple[Any, ...]]:
+    """``rows`` (tuples in ``columns`` order) as the driver receives them: each value converted
+    by its column's bind processor. Needs no connection, so it can run before a transaction."""
     # Most columns (text, numbers) go to the driver as they are: only the few with a bind
     # processor (timestamps, JSON) are touched, which keeps the per-value work off the rest.
-    converting = [(i, p) for i, p in enumerate(processors) if p is not None]
-    converted: list[Any] = []
+    converting = [(i, p) for i, p in enumerate(_processors(table, columns, dialect)) if p]
+    if not converting:
+        return [tuple(row) for row in rows]
+    bound = []
     for row in rows:
         values = list(row)
         for i, process in converting:
             value = values[i]
             if value is not None:
                 values[i] = process(value)
-        converted.append(tuple(values) if positional else dict(zip(columns, values, strict=True)))
-    connection.exec_driver_sql(sql, converted)
+        bound.append(tuple(values))
+    return bound
+
+
+def execute_bound(
+    uow: Session,
+    statement: Any,
+    table: Table,
+    columns: tuple[str, ...],
+    rows: Sequence[tuple[Any, ...]],
+) -> None:
+    """Run ``statement`` for each of ``rows``, converted already by :func:`bind_rows`.
+
+    On SQLite the rows go many to a statement: the driver lets other threads run while SQLite
+    executes a statement and must win the interpreter back after it, which under load costs
+    more than the insert itself when paid once per row."""
+    if not rows:
+        return
+    connection = uow.connection()
+    dialect = connection.dialect
+    sql, order = _sql(statement, table, columns, dialect)
+    if not dialect.positional:
+        connection.exec_driver_sql(sql, [dict(zip(columns, row, strict=True)) for row in rows])
+        return
+    # Parameters come in the table's column order; rows are given in ``columns`` order.
+    pick: Callable[[tuple[Any, ...]], tuple[Any, ...]] = (
+        _same if order == tuple(range(len(order))) else itemgetter(*order)
+    )
+    start = 0
+    while start < len(rows):
+        count = _rows_per_statement(len(rows) - start, len(columns))
+        connection.exec_driver_sql(
+            _many_rows_sql(sql, len(columns), count),
+            tuple(value for row in rows[start : start + count] for value in pick(row)),
+        )
+        start += count
+
+
+def _same(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return row
+
+
+_MAX_VARIABLES = 32_766
+"""SQLite's bound-parameter limit (since 3.32; the trigram search index needs 3.34 anyway)."""
+
+
+def _rows_per_statement(remaining: int, width: int) -> int:
+    """A power of two, so that the statements of every batch come from a few texts the driver
+    keeps prepared."""
+    fits = max(1, _MAX_VARIABLES // width)
+    count = 1
+    while count * 2 <= min(remaining, fits):
+        count *= 2
+    return count
 
 
 @cache
-def _prepared(
+def _many_rows_sql(sql: str, width: int, count: int) -> str:
+    one = "(" + ", ".join("?" * width) + ")"
+    head, found, tail = sql.partition(f"VALUES {one}")
+    if not found:
+        raise AssertionError(f"unexpected INSERT statement {sql}")
+    return f"{head}VALUES {', '.join([one] * count)}{tail}"
+
+
+@cache
+def _sql(
     statement: Any, table: Table, columns: tuple[str, ...], dialect: Dialect
-) -> tuple[str, bool, list[Callable[[Any], Any] | None]]:
+) -> tuple[str, tuple[int, ...]]:
+    """The statement's text, and where each of its positional parameters is in ``columns``."""
     compiled = statement.compile(dialect=dialect, column_keys=list(columns))
+    order: tuple[int, ...] = ()
     if dialect.positional:
-        order = [compiled.binds[name].key for name in compiled.positiontup or ()]
-        if order != list(columns):
-            raise AssertionError(f"unexpected parameter order {order}")
-    processors: list[Callable[[Any], Any] | None] = [
+        names = [compiled.binds[name].key for name in compiled.positiontup or ()]
+        if sorted(names) != sorted(columns):
+            raise AssertionError(f"unexpected parameters {names}")
+        order = tuple(columns.index(name) for name in names)
+    return str(compiled), order
+
+
+@cache
+def _processors(
+    table: Table, columns: tuple[str, ...], dialect: Dialect
+) -> list[Callable[[Any], Any] | None]:
+    return [
         _sqlite_utc
         if dialect.name == "sqlite" and isinstance(table.c[name].type, UtcDateTime)
         else table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         for name in columns
     ]
-    return str(compiled), bool(dialect.positional), processors
 
 
 def _sqlite_utc(value: datetime) -> str:

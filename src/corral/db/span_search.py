@@ -28,6 +28,7 @@ from sqlalchemy import (
     Integer,
     Select,
     column,
+    func,
     literal_column,
     or_,
     select,
@@ -136,6 +137,13 @@ def _fts_query(query: str) -> str:
         step = len(trigrams) / MAX_QUERY_TRIGRAMS
         trigrams = [trigrams[int(i * step)] for i in range(MAX_QUERY_TRIGRAMS)]
     return " AND ".join('"' + t.replace('"', '""') + '"' for t in trigrams)
+
+
+def unindexed(uow: Session) -> int:
+    """SQLite: how many spans the index has not reached (ids after the watermark)."""
+    newest = uow.execute(select(func.max(SpanRow.id))).scalar_one() or 0
+    through = uow.execute(select(_STATE.c.indexed_through)).scalar_one()
+    return max(0, int(newest) - int(through))
 
 
 def index_pending(uow: Session, batch: int) -> int:
