@@ -55,21 +55,13 @@ class CallRecorder(IdleWaiting):
 
     def start(self) -> None:
         self.rt.extensions[EXTENSION] = self
-        self._thread = threading.Thread(
-            target=self._work, name="corral-gateway-recorder", daemon=True
-        )
-        self._thread.start()
+        self._start_thread(self._work, "corral-gateway-recorder")
 
     def stop(self, timeout: float = 30.0) -> None:
         """Write everything queued, then stop (new calls are then recorded by their requests)."""
         if self.rt.extensions.get(EXTENSION) is self:
             del self.rt.extensions[EXTENSION]
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._stop_thread(timeout)
 
     def _has_queued(self) -> bool:
         return bool(self._queue)
@@ -77,9 +69,7 @@ class CallRecorder(IdleWaiting):
     def _work(self) -> None:
         while True:
             with self._cond:
-                while not self._queue and not self._stopping:
-                    self._cond.wait()
-                if not self._queue:
+                if not self._wait_for_work():
                     return
                 deadline = time.monotonic() + self.delay_seconds
                 while not (self._stopping or self._waiters or len(self._queue) >= MAX_BATCH):

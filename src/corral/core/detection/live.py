@@ -237,8 +237,7 @@ class Detector(IdleWaiting):
         self.rt.span_listeners.append(self.on_batch)
         self.rt.extensions[EXTENSION] = self
         if self.mode == "background":
-            self._thread = threading.Thread(target=self._work, name="corral-detection", daemon=True)
-            self._thread.start()
+            self._start_thread(self._work, "corral-detection")
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop listening; the worker finishes what is queued (within ``timeout``)."""
@@ -247,12 +246,7 @@ class Detector(IdleWaiting):
         if self.rt.extensions.get(EXTENSION) is self:
             del self.rt.extensions[EXTENSION]
         self.wait_idle(timeout)
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._stop_thread(timeout)
 
     def _has_queued(self) -> bool:
         return bool(self._pending)
@@ -260,9 +254,7 @@ class Detector(IdleWaiting):
     def _work(self) -> None:
         while True:
             with self._cond:
-                while not self._pending and not self._stopping:
-                    self._cond.wait()
-                if self._stopping and not self._pending:
+                if not self._wait_for_work():
                     return
                 self._gather()
                 # The oldest queued sessions, judged together (one pass per project).
