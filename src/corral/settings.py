@@ -260,6 +260,16 @@ class Settings(BaseSettings):
             "needed. 0 reads each session whole at every pass."
         ),
     )
+    detection_share_under_load: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description=(
+            "The share of the time the detection worker may spend judging sessions while ingest "
+            "is queued for the database (background mode, SQLite): ingest comes first under a "
+            "load beyond capacity, and findings come later. At other times it takes up to half."
+        ),
+    )
     metric_rules_interval_seconds: float = Field(
         default=60.0,
         ge=1,

@@ -287,3 +287,18 @@ def test_the_worker_pauses_as_long_as_its_pass_took(
     detector._stopping = True  # stopping: no pause, what is queued is finished at once
     detector._pause(began)
     assert fake.waits == []
+
+
+def test_the_worker_yields_more_while_ingest_waits_for_the_database(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from corral.core.detection import live
+
+    fake = _FakeTime()
+    monkeypatch.setattr(live, "time", fake)
+    detector = Detector(runtime, mode="background", capacity=10, share_under_load=0.2)
+    monkeypatch.setattr(detector._cond, "wait", fake.wait)
+    began, fake.now = fake.now, fake.now + 0.25  # a pass of 250 ms while ingest queued
+    detector._pause(began, under_load=True)
+    # A fifth of the time judging: four times the pass's duration waiting.
+    assert fake.waits == [pytest.approx(1.0)]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
@@ -174,20 +174,12 @@ def _merge(held: _Session, batches: list[list[Any]]) -> list[SpanView]:
     for step in range(start, len(merged)):
         item = merged[step]
         renumbered.append(
-            (item if item.step == step else _at_step(item, step))
+            (item if item.step == step else item.at_step(step))
             if isinstance(item, SpanView)
             else span_view(item, step)
         )
     held.views = renumbered
     return renumbered
-
-
-def _at_step(view: SpanView, step: int) -> SpanView:
-    """A view moved to another step, keeping its canonical action (a JSON round trip)."""
-    moved = replace(view, step=step)
-    if "action" in view.__dict__:
-        moved.__dict__["action"] = view.__dict__["action"]
-    return moved
 
 
 def _sorted(fresh: list[tuple[Any, int, int, Any]]) -> bool:

@@ -38,6 +38,7 @@ from corral.core.detection.store import (
     plan_changes,
     store_findings,
 )
+from corral.core.group_commit import writers_waiting
 from corral.core.idle_waiting import IdleWaiting
 from corral.core.runtime import Runtime
 from corral.core.span_store import StoredBatch
@@ -53,9 +54,10 @@ PASS_SESSIONS = 200
 """Queued sessions the worker takes at once: read, judged and written together."""
 PAUSE_PER_PASS = 1.0
 """After a pass, the worker waits this many times the pass's duration before the next one. It
-shares the process (and its interpreter lock) with ingest: under a heavy load it then takes at
-most about half of the time, and the sessions queued meanwhile are judged together, once each.
-Passes at an ordinary load take a few milliseconds, and so does the pause."""
+shares the process (and its interpreter lock) with ingest: with sessions always queued it then
+takes at most about half of the time, and the sessions queued meanwhile are judged together,
+once each. Passes at an ordinary load take a few milliseconds, and so does the pause. While
+ingest is queued for the database the pause is longer (``CORRAL_DETECTION_SHARE_UNDER_LOAD``)."""
 
 
 def detect_scope(
@@ -167,8 +169,12 @@ class Detector(IdleWaiting):
         queue_wait_seconds: float = QUEUE_WAIT_SECONDS,
         gather_seconds: float = 0.0,
         memory_bytes: int = 0,
+        share_under_load: float = 0.5,
     ) -> None:
         self.rt = rt
+        # Judging is elastic: with sessions always queued it takes whatever time it is given,
+        # so under an ingest load beyond capacity its share is what bounds the cost to ingest.
+        self.pause_under_load = (1.0 - share_under_load) / share_under_load
         self.mode = mode
         self.capacity = capacity
         self.queue_wait_seconds = queue_wait_seconds
@@ -264,6 +270,7 @@ class Detector(IdleWaiting):
                 self._busy += 1
                 self._cond.notify_all()  # room in the queue
             began = time.monotonic()
+            under_load = writers_waiting(self.rt)
             try:
                 by_project: dict[int, list[str]] = {}
                 for project_id, scope in taken:
@@ -274,11 +281,13 @@ class Detector(IdleWaiting):
                 with self._cond:
                     self._busy -= 1
                     self._cond.notify_all()
-            self._pause(began)
+            self._pause(began, under_load=under_load or writers_waiting(self.rt))
 
-    def _pause(self, began: float) -> None:
-        """Wait :data:`PAUSE_PER_PASS` times as long as the pass begun at ``began`` took."""
-        resume = time.monotonic() + (time.monotonic() - began) * PAUSE_PER_PASS
+    def _pause(self, began: float, *, under_load: bool = False) -> None:
+        """Wait :data:`PAUSE_PER_PASS` times as long as the pass begun at ``began`` took, or
+        longer when ingest was queued for the database during it (``under_load``)."""
+        factor = self.pause_under_load if under_load else PAUSE_PER_PASS
+        resume = time.monotonic() + (time.monotonic() - began) * factor
         with self._cond:
             while (
                 not self._stopping and not self._waiters and (left := resume - time.monotonic()) > 0
@@ -317,6 +326,7 @@ def start_detection(rt: Runtime) -> Detector:
         capacity=rt.settings.detection_queue_sessions,
         gather_seconds=rt.settings.detection_gather_ms / 1000,
         memory_bytes=int(rt.settings.detection_memory_mb * 1024 * 1024),
+        share_under_load=rt.settings.detection_share_under_load,
     )
     detector.start()
     return detector

@@ -40,6 +40,16 @@ class SpanView:
     def tokens(self) -> int:
         return self.input_tokens + self.output_tokens
 
+    def at_step(self, step: int) -> SpanView:
+        """This view moved to another step of the timeline: a copy that keeps what is cached
+        (the canonical action, a JSON round trip). Copied field by field rather than through
+        ``dataclasses.replace``, which costs several times more: a session whose spans arrive
+        out of order renumbers every view after the first late one."""
+        moved = object.__new__(SpanView)
+        moved.__dict__.update(self.__dict__)
+        moved.__dict__["step"] = step
+        return moved
+
     @cached_property
     def action(self) -> tuple[str, str] | None:
         """The tool call as (name, canonical arguments), for comparing calls. Cached: every
