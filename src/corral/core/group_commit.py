@@ -68,12 +68,22 @@ class GroupCommitter:
         try:
             with self._rt.db.write(durable=self._durable) as uow:
                 now = self._rt.clock.now()
-                for pending in group:
+                if len(group) == 1:
+                    # Alone in its transaction, a piece needs no savepoint: if it fails, the
+                    # transaction rolls back with it (two statements fewer for the writer).
+                    (pending,) = group
                     try:
-                        with uow.begin_nested():
-                            pending.result = pending.work(uow, now)
-                    except Exception as exc:  # this piece fails alone; the others go on
+                        pending.result = pending.work(uow, now)
+                    except Exception as exc:
                         pending.error = exc
+                        raise
+                else:
+                    for pending in group:
+                        try:
+                            with uow.begin_nested():
+                                pending.result = pending.work(uow, now)
+                        except Exception as exc:  # this piece fails alone; the others go on
+                            pending.error = exc
                 for finish, items in uow.info.pop(_BEFORE_COMMIT, {}).values():
                     finish(uow, items)
         except BaseException as exc:  # the commit itself failed: nothing in the group is stored

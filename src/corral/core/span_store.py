@@ -159,12 +159,13 @@ def store_spans(
     not name their session, user or agent take them from their trace: from the batch (the
     nearest ancestor for the agent) or from what the trace already recorded.
     """
-    kept = _without_duplicates(uow, project_id, spans)
+    known = _stored_traces(uow, project_id, spans)
+    kept = _without_duplicates(uow, project_id, spans, known)
     fresh = [spans[i] for i in kept]
     batch = StoredBatch(project_id=project_id, spans=fresh, duplicates=len(spans) - len(fresh))
     if not fresh:
         return batch
-    _fill_trace_fields(uow, project_id, fresh, default_agent)
+    _fill_trace_fields(fresh, known, default_agent)
     (received,) = bind_rows(uow.connection().dialect, _SPANS, ("received_at",), [(now,)])
     bulk_insert_ignoring_conflicts(
         uow,
@@ -189,13 +190,38 @@ def store_spans(
     return batch
 
 
-def _without_duplicates(
+_TraceFields = tuple[str | None, str | None, str | None]
+"""What a stored trace says of its spans: session, user and agent."""
+
+
+def _stored_traces(
     uow: Session, project_id: int, spans: Sequence[NormalizedSpan]
-) -> list[int]:
-    """The positions of the spans not stored yet (nor earlier in ``spans``)."""
+) -> dict[str, _TraceFields]:
+    """The batch's traces already stored, with their session, user and agent. A trace's rollup
+    row is committed with its first spans and deleted with its last, so a trace not found here
+    has no span stored yet: one query serves both the duplicate check and the trace fields."""
     trace_ids = sorted({s.trace_id for s in spans})
-    seen: set[tuple[str, str]] = set()
+    known: dict[str, _TraceFields] = {}
     for chunk in _chunks(trace_ids, 500):
+        for row in uow.execute(
+            select(
+                TraceRow.trace_id, TraceRow.session_id, TraceRow.user_id, TraceRow.agent_name
+            ).where(TraceRow.project_id == project_id, TraceRow.trace_id.in_(chunk))
+        ):
+            known[row[0]] = (row[1], row[2], row[3])
+    return known
+
+
+def _without_duplicates(
+    uow: Session,
+    project_id: int,
+    spans: Sequence[NormalizedSpan],
+    known: dict[str, _TraceFields],
+) -> list[int]:
+    """The positions of the spans not stored yet (nor earlier in ``spans``); only the spans of
+    traces already stored (``known``) are looked for."""
+    seen: set[tuple[str, str]] = set()
+    for chunk in _chunks(sorted(known), 500):
         seen.update(
             (row[0], row[1])
             for row in uow.execute(
@@ -214,24 +240,11 @@ def _without_duplicates(
 
 
 def _fill_trace_fields(
-    uow: Session, project_id: int, spans: list[NormalizedSpan], default_agent: str | None
+    spans: Sequence[NormalizedSpan], known: dict[str, _TraceFields], default_agent: str | None
 ) -> None:
     by_trace: dict[str, list[NormalizedSpan]] = {}
     for span in spans:
         by_trace.setdefault(span.trace_id, []).append(span)
-    needs_lookup = [
-        trace_id
-        for trace_id, members in by_trace.items()
-        if any(s.session_id is None or s.user_id is None or s.agent_name is None for s in members)
-    ]
-    known: dict[str, tuple[str | None, str | None, str | None]] = {}
-    for chunk in _chunks(needs_lookup, 500):
-        for row in uow.execute(
-            select(
-                TraceRow.trace_id, TraceRow.session_id, TraceRow.user_id, TraceRow.agent_name
-            ).where(TraceRow.project_id == project_id, TraceRow.trace_id.in_(chunk))
-        ):
-            known[row[0]] = (row[1], row[2], row[3])
     for trace_id, members in by_trace.items():
         stored_session, stored_user, stored_agent = known.get(trace_id, (None, None, None))
         ordered = sorted(members, key=lambda s: s.parent_span_id is not None)  # roots first

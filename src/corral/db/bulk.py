@@ -83,9 +83,10 @@ def execute_bound(
 ) -> None:
     """Run ``statement`` for each of ``rows``, converted already by :func:`bind_rows`.
 
-    On SQLite the rows go many to a statement: the driver lets other threads run while SQLite
-    executes a statement and must win the interpreter back after it, which under load costs
-    more than the insert itself when paid once per row."""
+    On SQLite the rows go many to a statement, and as few statements as the parameter limit
+    allows: the driver lets other threads run while SQLite executes a statement and must win
+    the interpreter back after it. Another busy thread keeps it for up to the interpreter's
+    switch interval each time, while this one holds the database's only write slot."""
     if not rows:
         return
     connection = uow.connection()
@@ -116,14 +117,17 @@ _MAX_VARIABLES = 32_766
 """SQLite's bound-parameter limit (since 3.32; the trigram search index needs 3.34 anyway)."""
 
 
+ROW_STEP = 64
+"""Statements carry a multiple of this many rows, and then the rest: any batch takes at most
+two statements (within the parameter limit), from texts few enough for the driver to keep
+prepared (see :data:`corral.db.database.PREPARED_STATEMENTS`)."""
+
+
 def _rows_per_statement(remaining: int, width: int) -> int:
-    """A power of two, so that the statements of every batch come from a few texts the driver
-    keeps prepared."""
     fits = max(1, _MAX_VARIABLES // width)
-    count = 1
-    while count * 2 <= min(remaining, fits):
-        count *= 2
-    return count
+    if remaining < ROW_STEP or fits < ROW_STEP:
+        return min(remaining, fits)
+    return min(remaining, fits) // ROW_STEP * ROW_STEP
 
 
 @cache

@@ -19,6 +19,11 @@ from corral.errors import InvalidRequest, ServiceUnavailable
 
 Dialect = Literal["sqlite", "postgresql"]
 
+PREPARED_STATEMENTS = 512
+"""Statements each SQLite connection keeps prepared (the driver's default is 128): bulk writes
+use one text per row count (see :data:`corral.db.bulk.ROW_STEP`), and preparing a statement of
+hundreds of rows costs more than running it."""
+
 WRITE_WAIT_SECONDS = 30.0
 """How long a write waits for the SQLite writer slot before giving up with a 503."""
 
@@ -32,13 +37,14 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
     """
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
+        record.info["corral_synchronous"] = synchronous
         cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.execute("PRAGMA cache_size=-65536")
         cursor.close()
@@ -50,7 +56,12 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
             # A WAL commit at NORMAL is safe from a process crash but not from a power loss
             # until the next flushed commit or checkpoint; set per transaction.
             lazy = not options.get("corral_durable", True)
-            connection.exec_driver_sql(f"PRAGMA synchronous={'NORMAL' if lazy else synchronous}")
+            wanted = "NORMAL" if lazy else synchronous
+            # Set only when it changes: every statement in a write costs the writer a round
+            # trip through the interpreter lock (see corral.db.bulk.execute_bound).
+            if connection.info.get("corral_synchronous") != wanted:
+                connection.exec_driver_sql(f"PRAGMA synchronous={wanted}")
+                connection.info["corral_synchronous"] = wanted
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             connection.exec_driver_sql("BEGIN")
@@ -98,6 +109,7 @@ class Database:
                 pool_size=pool_size,
                 max_overflow=pool_size,
                 pool_timeout=60,
+                connect_args={"cached_statements": PREPARED_STATEMENTS},
                 json_serializer=dump_json,
                 json_deserializer=load_json,
             )
