@@ -5,7 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Literal
@@ -14,6 +14,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from corral.db.checkpoints import WalCheckpointer
 from corral.db.types import dump_json, load_json
 from corral.errors import InvalidRequest, ServiceUnavailable
 
@@ -24,11 +25,14 @@ PREPARED_STATEMENTS = 512
 use one text per row count (see :data:`corral.db.bulk.ROW_STEP`), and preparing a statement of
 hundreds of rows costs more than running it."""
 
+DEFAULT_AUTOCHECKPOINT = 1000
+"""SQLite's own: a commit that grows the WAL past this many pages checkpoints it."""
+
 WRITE_WAIT_SECONDS = 30.0
 """How long a write waits for the SQLite writer slot before giving up with a 503."""
 
 
-def _configure_sqlite(engine: Engine, synchronous: str) -> None:
+def _configure_sqlite(engine: Engine, synchronous: str, autocheckpoint: Callable[[], int]) -> None:
     """WAL, a busy timeout, foreign keys, and transactions that Corral controls.
 
     pysqlite opens transactions lazily and never as ``BEGIN IMMEDIATE``; a read transaction that
@@ -62,6 +66,10 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
             if connection.info.get("corral_synchronous") != wanted:
                 connection.exec_driver_sql(f"PRAGMA synchronous={wanted}")
                 connection.info["corral_synchronous"] = wanted
+            pages = autocheckpoint()
+            if connection.info.get("corral_autocheckpoint", DEFAULT_AUTOCHECKPOINT) != pages:
+                connection.exec_driver_sql(f"PRAGMA wal_autocheckpoint={pages}")
+                connection.info["corral_autocheckpoint"] = pages
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             connection.exec_driver_sql("BEGIN")
@@ -100,6 +108,7 @@ class Database:
             )
         self.dialect: Dialect = "sqlite" if backend == "sqlite" else "postgresql"
         self._file_lock: _FileLock | None = None
+        self._checkpointer: WalCheckpointer | None = None
         if self.dialect == "sqlite":
             database = self.url.database
             if database and database != ":memory:":
@@ -113,7 +122,7 @@ class Database:
                 json_serializer=dump_json,
                 json_deserializer=load_json,
             )
-            _configure_sqlite(self.engine, sqlite_synchronous)
+            _configure_sqlite(self.engine, sqlite_synchronous, self._autocheckpoint_pages)
             # One writer at a time: waiting on a lock is far cheaper than SQLite's busy loop,
             # which sleeps up to 100 ms between tries. Threads queue on a lock, and worker
             # processes on the same file queue on an flock beside the database.
@@ -174,8 +183,28 @@ class Database:
         maker = self._writer if durable else self._lazy_writer
         with self._write_lock, maker() as session, session.begin():
             yield session
+        if self._checkpointer is not None:
+            self._checkpointer.after_write()
+
+    def start_background_checkpoints(self) -> None:
+        """Checkpoint the WAL from a thread of this process instead of inside commits (SQLite
+        files; see :mod:`corral.db.checkpoints`). For a long-running server: other processes on
+        the same file keep SQLite's automatic checkpoints. Stopped by :meth:`dispose`."""
+        database = self.url.database
+        if self.dialect != "sqlite" or not database or database == ":memory:":
+            return
+        if self._checkpointer is None:
+            path = str(Path(database).expanduser())
+            self._checkpointer = WalCheckpointer(path, self._write_lock)
+            self._checkpointer.start()
+
+    def _autocheckpoint_pages(self) -> int:
+        return 0 if self._checkpointer is not None else DEFAULT_AUTOCHECKPOINT
 
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         self.engine.dispose()
         if self._file_lock is not None:
             self._file_lock.close()

@@ -69,6 +69,7 @@ def create_app(
                 "if it is lost, run `corral db admin-key` for a new one.",
                 admin_key,
             )
+        rt.db.start_background_checkpoints()
         detection = start_detection(rt)
         recorder = start_recorder(rt)
         jobs = JobRunner(rt, background_jobs(settings) if settings.jobs_enabled else [])
