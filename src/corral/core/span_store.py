@@ -23,7 +23,7 @@ from corral.core.normalize import NormalizedSpan
 from corral.core.pricing import PriceBook, TokenUsage
 from corral.core.projects import touch_project
 from corral.core.runtime import Runtime
-from corral.db.bulk import bind_rows, bulk_insert_ignoring_conflicts
+from corral.db.bulk import bind_processors, bind_rows, bulk_insert_ignoring_conflicts
 from corral.db.schema import AgentActivityRow, CostDailyRow, SessionRow, SpanRow, TraceRow
 from corral.db.upsert import upsert_rollups
 
@@ -326,7 +326,7 @@ SPAN_HEAD_COLUMNS = (
     "output_text",
     "attributes",
     "events",
-    "resource",
+    "resource",  # last: converted once per resource, not once per span (see span_heads)
 )
 """The columns of a span row known before its write transaction."""
 SPAN_COLUMNS = (*SPAN_HEAD_COLUMNS, "agent_name", "session_id", "user_id", "received_at")
@@ -337,11 +337,22 @@ already stored, and the commit's clock)."""
 def span_heads(
     dialect: Dialect, project_id: int, spans: Sequence[NormalizedSpan]
 ) -> list[tuple[Any, ...]]:
-    """The spans' rows in :data:`SPAN_HEAD_COLUMNS` order, converted for the driver."""
-    return bind_rows(
+    """The spans' rows in :data:`SPAN_HEAD_COLUMNS` order, converted for the driver.
+
+    The spans of one resource share its attributes (one dict): they are converted once."""
+    (convert_resource,) = bind_processors(dialect, _SPANS, ("resource",))
+    resources: dict[int, tuple[Any]] = {}
+    for span in spans:
+        resource = span.resource
+        if id(resource) not in resources:
+            bound: Any = resource
+            if resource is not None and convert_resource is not None:
+                bound = convert_resource(resource)
+            resources[id(resource)] = (bound,)
+    rows = bind_rows(
         dialect,
         _SPANS,
-        SPAN_HEAD_COLUMNS,
+        SPAN_HEAD_COLUMNS[:-1],
         [
             (
                 project_id,
@@ -375,11 +386,11 @@ def span_heads(
                 s.output_text,
                 s.attributes,
                 s.events,
-                s.resource,
             )
             for s in spans
         ],
     )
+    return [row + resources[id(s.resource)] for row, s in zip(rows, spans, strict=True)]
 
 
 def _totals(spans: Iterable[NormalizedSpan]) -> dict[str, Any]:

@@ -154,6 +154,14 @@ def _sql(
     return str(compiled), order
 
 
+def bind_processors(
+    dialect: Dialect, table: Table, columns: tuple[str, ...]
+) -> list[Callable[[Any], Any] | None]:
+    """What :func:`bind_rows` applies to each of ``columns`` (None: the value goes as it is),
+    for a caller that converts a value shared by many rows once."""
+    return _processors(table, columns, dialect)
+
+
 @cache
 def _processors(
     table: Table, columns: tuple[str, ...], dialect: Dialect
