@@ -66,3 +66,26 @@ def test_failed_write_commits_nothing(database_url: str) -> None:
     with db.read() as uow:
         assert uow.scalars(select(ProjectRow).where(ProjectRow.name == "lost")).first() is None
     db.dispose()
+
+
+def test_a_writer_waiting_for_the_write_slot_is_visible(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    db = Database(f"sqlite:///{tmp_path / 'c.db'}")
+
+    def write() -> None:
+        with db.write():
+            pass
+
+    with db.write():
+        assert not db.writers_waiting
+        waiting = threading.Thread(target=write)
+        waiting.start()
+        deadline = time.monotonic() + 30
+        while not db.writers_waiting:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    waiting.join(30)
+    assert not db.writers_waiting
+    db.dispose()

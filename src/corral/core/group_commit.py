@@ -123,8 +123,10 @@ def write_shared(rt: Runtime, work: Work[T], *, durable: bool = True) -> T:
 
 
 def writers_waiting(rt: Runtime) -> bool:
-    """Whether writers of this process are queued for the database (ingest under load)."""
-    return any(
+    """Whether writers of this process are queued for the database (ingest under load): in the
+    shared transaction's queue, or for the write slot itself (which another worker process on
+    the same SQLite file may hold)."""
+    return rt.db.writers_waiting or any(
         isinstance(committer, GroupCommitter) and committer.waiting > 0
         for committer in (rt.extensions.get(name) for name in ("group_commit", "group_commit_lazy"))
     )

@@ -109,6 +109,8 @@ class Database:
         self.dialect: Dialect = "sqlite" if backend == "sqlite" else "postgresql"
         self._file_lock: _FileLock | None = None
         self._checkpointer: WalCheckpointer | None = None
+        self._slot_waiters = 0
+        self._waiters_lock = threading.Lock()
         if self.dialect == "sqlite":
             database = self.url.database
             if database and database != ":memory:":
@@ -181,10 +183,30 @@ class Database:
                 for records whose loss the caller can accept in exchange for latency.
         """
         maker = self._writer if durable else self._lazy_writer
-        with self._write_lock, maker() as session, session.begin():
+        with self._write_slot(), maker() as session, session.begin():
             yield session
         if self._checkpointer is not None:
             self._checkpointer.after_write()
+
+    @property
+    def writers_waiting(self) -> bool:
+        """Whether a thread of this process waits for the write slot (SQLite: held by another
+        thread, or by another process on the same file)."""
+        return self._slot_waiters > 0
+
+    @contextmanager
+    def _write_slot(self) -> Iterator[None]:
+        with self._waiters_lock:
+            self._slot_waiters += 1
+        try:
+            self._write_lock.__enter__()
+        finally:
+            with self._waiters_lock:
+                self._slot_waiters -= 1
+        try:
+            yield
+        finally:
+            self._write_lock.__exit__(None, None, None)
 
     def start_background_checkpoints(self) -> None:
         """Checkpoint the WAL from a thread of this process instead of inside commits (SQLite
