@@ -184,6 +184,9 @@ def test_bad_values_do_not_break_normalization() -> None:
             {
                 "gen_ai.usage.input_tokens": "many",
                 "gen_ai.usage.output_tokens": True,
+                "gen_ai.usage.cache_read.input_tokens": float("inf"),
+                "gen_ai.usage.cache_creation.input_tokens": 1e300,
+                "gen_ai.usage.reasoning.output_tokens": float("nan"),
                 "gen_ai.input.messages": [{"role": "user"}],
                 "gen_ai.agent.name": "x" * 500,
             }
@@ -191,5 +194,6 @@ def test_bad_values_do_not_break_normalization() -> None:
         {},
     )
     assert (span.input_tokens, span.output_tokens) == (None, None)
+    assert (span.cache_read_tokens, span.cache_write_tokens, span.reasoning_tokens) == (None,) * 3
     assert span.input_text == '[{"role": "user"}]'
     assert span.agent_name == "x" * 200

@@ -379,14 +379,19 @@ def _str(value: Any) -> str | None:
     return str(value)[:200]
 
 
+_INT64_MAX: Final = 2**63 - 1
+
+
 def _int(value: Any) -> int | None:
+    # Counts must fit the databases' 64-bit integers: a double such as 1e300 or infinity, or
+    # text of many digits, is no count.
     if value is None or isinstance(value, bool):
         return None
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    return number if number >= 0 else None
+    return number if 0 <= number <= _INT64_MAX else None
 
 
 def _text(value: Any) -> str | None:
