@@ -358,7 +358,7 @@ def normalize_spans(
             else:
                 outcome = "ok"
                 error = None
-            # Conversions are called only for the values present: most are absent on any span.
+            # Values are converted only when present: most are absent on any span.
             if tool_arguments is not None:
                 tool_arguments = _text(tool_arguments)
             if tool_result is not None:
@@ -403,13 +403,13 @@ def normalize_spans(
                     outcome,
                     error,
                     service_name,
-                    None if agent_id is None else _str(agent_id),
-                    None if agent_name is None else _str(agent_name),
-                    None if agent_version is None else _str(agent_version),
-                    None if session_id is None else _str(session_id),
-                    None if user_id is None else _str(user_id),
-                    None if model is None else _str(model),
-                    None if provider is None else _str(provider),
+                    None if agent_id is None else str(agent_id)[:_STR_LIMIT],
+                    None if agent_name is None else str(agent_name)[:_STR_LIMIT],
+                    None if agent_version is None else str(agent_version)[:_STR_LIMIT],
+                    None if session_id is None else str(session_id)[:_STR_LIMIT],
+                    None if user_id is None else str(user_id)[:_STR_LIMIT],
+                    None if model is None else str(model)[:_STR_LIMIT],
+                    None if provider is None else str(provider)[:_STR_LIMIT],
                     None if input_tokens is None else _int(input_tokens),
                     None if output_tokens is None else _int(output_tokens),
                     None if cache_read_tokens is None else _int(cache_read_tokens),
@@ -417,7 +417,7 @@ def normalize_spans(
                     None if reasoning_tokens is None else _int(reasoning_tokens),
                     None,
                     None,
-                    None if tool_name is None else _str(tool_name),
+                    None if tool_name is None else str(tool_name)[:_STR_LIMIT],
                     tool_arguments,
                     tool_result,
                     input_text,
@@ -501,10 +501,14 @@ def _first(attrs: Mapping[str, Any], names: Sequence[str]) -> Any:
     return None
 
 
+_STR_LIMIT: Final = 200
+"""Canonical name and id columns keep this many characters."""
+
+
 def _str(value: Any) -> str | None:
     if value is None:
         return None
-    return str(value)[:200]
+    return str(value)[:_STR_LIMIT]
 
 
 _INT64_MAX: Final = 2**63 - 1
