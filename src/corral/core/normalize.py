@@ -415,7 +415,7 @@ def normalize_spans(
                     None if cache_read_tokens is None else _int(cache_read_tokens),
                     None if cache_write_tokens is None else _int(cache_write_tokens),
                     None if reasoning_tokens is None else _int(reasoning_tokens),
-                    None,
+                    None,  # cost_usd and price_version: the store prices the span
                     None,
                     None if tool_name is None else str(tool_name)[:_STR_LIMIT],
                     tool_arguments,
