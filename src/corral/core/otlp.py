@@ -130,6 +130,7 @@ def events_of(events: Iterable[Span.Event]) -> list[dict[str, Any]]:
 
 
 SCALARS = frozenset(("string_value", "int_value", "bool_value", "double_value"))
+"""The kinds of OTLP value that are read as they are."""
 
 
 def attributes_of(pairs: Iterable[KeyValue]) -> dict[str, Any]:
@@ -226,7 +227,8 @@ def export_response(
 
 
 def encode_key_values(values: dict[str, Any]) -> list[KeyValue]:
-    """Plain values as OTLP key/value pairs (used by tests, benchmarks and the SDK)."""
+    """Plain values as OTLP key/value pairs, lists, dicts, bytes and None included (used by
+    tests, benchmarks and the SDK)."""
     pairs = []
     for key, value in values.items():
         pair = KeyValue(key=key)
