@@ -272,17 +272,14 @@ class SpanSpec:
         )
 
 
+EVENT_NAMES = ["exception", "gen_ai.user.message", "gen_ai.system.message", "gen_ai.choice"]
+EVENT_KEYS = ["exception.message", "content", "gen_ai.event.content", "message"]
 events = st.builds(
     EventSpec,
-    name=st.sampled_from(["exception", "gen_ai.user.message", "gen_ai.choice", "retry\x00"])
-    | st.text(max_size=8),
+    name=mostly(st.sampled_from(EVENT_NAMES), st.sampled_from(["retry\x00", "gen_ai."]) | texts),
     time=times,
     attributes=st.lists(
-        st.tuples(
-            st.sampled_from(["exception.message", "content", "gen_ai.event.content", "message"])
-            | st.text(max_size=6),
-            values,
-        ),
+        st.tuples(mostly(st.sampled_from(EVENT_KEYS), st.text(max_size=6)), mostly(texts, values)),
         max_size=3,
     ),
 )
@@ -298,7 +295,7 @@ spans = st.builds(
     attributes=pairs,
     events=st.lists(events, max_size=3),
     status_code=st.integers(min_value=0, max_value=2),
-    status_message=texts,
+    status_message=mostly(st.just(""), texts),
 )
 resources = st.lists(
     st.tuples(st.sampled_from(["service.name", "corral.project", *SESSION, *USER, "host"]), values),
@@ -440,12 +437,20 @@ def check(spec: SpanSpec, span: NormalizedSpan, resource: dict[str, Any]) -> Non
     assert span.price_version is None
     assert not any(holds_nul(getattr(span, f.name)) for f in fields(span))
 
-    # Status.
+    # Status: the message, else the first exception event's, else the error type.
     if spec.status_code == 2:
         assert span.status == "error"
+        thrown = [
+            as_dict(e.attributes).get("exception.message")
+            for e in spec.events
+            if e.name == "exception"
+        ]
+        message = next((str(m) for m in thrown if m), None)
         if spec.status_message:
             assert span.error_message == clean(spec.status_message)[:TEXT_LIMIT]
-        elif not any(e.name == "exception" for e in spec.events):
+        elif message is not None:
+            assert span.error_message == (message[:TEXT_LIMIT] or None)
+        else:
             error_type = first(attrs, ERROR_TYPE)
             assert span.error_message == (
                 None if error_type is None else str(error_type)[:TEXT_LIMIT]
@@ -526,6 +531,20 @@ def check(spec: SpanSpec, span: NormalizedSpan, resource: dict[str, Any]) -> Non
         joined = "\n".join(v for _, v in contents)
         if joined:
             assert span.input_text == joined[:TEXT_LIMIT]
+    # GenAI message events, when no attribute gives the input.
+    if first(attrs, INPUT_TEXT) is None and not any(
+        k.startswith(("llm.input_messages.", "gen_ai.prompt.")) for k in attrs
+    ):
+        said = [
+            content
+            for e in spec.events
+            if clean(e.name) == "gen_ai.user.message"
+            and isinstance(content := as_dict(e.attributes).get("content"), str)
+            and content
+        ]
+        if said:
+            assert span.input_text is not None
+            assert said[0] in span.input_text or len(span.input_text) == TEXT_LIMIT
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
