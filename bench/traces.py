@@ -34,8 +34,8 @@ from _common import (
     scratch_postgres,
 )
 
-from corral.core.normalize import NormalizedSpan, normalize_span
-from corral.core.otlp import decode_groups
+from corral.core.normalize import NormalizedSpan, normalize_spans
+from corral.core.otlp import attributes_of
 from corral.core.runtime import Runtime
 from corral.core.span_index import index_span_text
 from corral.core.span_store import record_spans
@@ -69,8 +69,8 @@ def seed(url: str, spans: int) -> dict[str, float]:
     while stored < spans - 6_000:
         start_ns = int(START.timestamp() * 10**9) + batch * month_ns // batches
         request = agent_trace_request(50, shape=shape, seed=batch, start_ns=start_ns)
-        (group,) = decode_groups(request)
-        normalized = [normalize_span(s, group.resource) for s in group.spans]
+        (group,) = request.resource_spans
+        normalized, _ = normalize_spans(group, attributes_of(group.resource.attributes))
         record_spans(rt, [(project_id, normalized)])
         stored += len(normalized)
         batch += 1

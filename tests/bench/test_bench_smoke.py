@@ -33,6 +33,12 @@ def test_sdk_bench() -> None:
     assert figures["corral_us_per_span"] > 0  # type: ignore[operator]
 
 
+def test_decode_bench() -> None:
+    figures = run("decode.py", "--rounds", "3")
+    assert (figures["bench"], figures["spans"]) == ("decode", 550)
+    assert figures["decode_normalize_us_per_span"] > 0  # type: ignore[operator]
+
+
 def test_ingest_bench() -> None:
     figures = run("ingest.py", "--spans", "1100", "--no-phoenix", "--databases", "sqlite")
     (only,) = figures["runs"]  # type: ignore[misc]

@@ -8,15 +8,22 @@ where nothing could be accepted fails with the reason instead.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from corral.core.access import Principal, authorize, resolve_project
-from corral.core.normalize import NormalizedSpan, normalize_span
-from corral.core.otlp import Encoding, decode_groups, decompress, encoding_of, parse_request
+from corral.core.normalize import NormalizedSpan, normalize_spans
+from corral.core.otlp import (
+    Encoding,
+    attributes_of,
+    decompress,
+    encoding_of,
+    parse_request,
+    span_count,
+)
 from corral.core.runtime import Runtime
 from corral.core.span_store import record_spans
 from corral.db.schema import ProjectRow
@@ -25,11 +32,6 @@ from corral.schemas.access import Permission
 
 PROJECT_ATTRIBUTE = "corral.project"
 """Resource attribute naming the project spans belong to."""
-
-_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
-_SPAN_ID = re.compile(r"^[0-9a-f]{16}$")
-_NULL_TRACE = "0" * 32
-_NULL_SPAN = "0" * 16
 
 
 @dataclass(frozen=True)
@@ -52,39 +54,39 @@ def ingest_otlp(
     """Decode an OTLP/HTTP trace export, store its spans durably, and say what was kept."""
     encoding = encoding_of(content_type)
     data = decompress(body, content_encoding, max_bytes=rt.settings.otlp_max_decoded_bytes)
-    groups = decode_groups(parse_request(data, encoding))
+    groups = [
+        (resource_spans, attributes_of(resource_spans.resource.attributes), count)
+        for resource_spans in parse_request(data, encoding).resource_spans
+        if (count := span_count(resource_spans))
+    ]
+    # Projects are resolved first: spans are then normalized outside the read transaction, and
+    # only those of groups that may be written.
+    resolved: dict[str | None, int | CorralError] = {}
+    with rt.db.read() as uow:
+        for _, resource, _ in groups:
+            key = _project_name(resource)
+            if key not in resolved:
+                found = _target_project(uow, actor, key)
+                resolved[key] = found if isinstance(found, CorralError) else found.id
     problems: list[str] = []
     first_error: CorralError | None = None
     rejected = 0
     by_project: dict[int, list[NormalizedSpan]] = {}
-    with rt.db.read() as uow:
-        resolved: dict[str | None, ProjectRow | CorralError] = {}
-        for group in groups:
-            if not group.spans:
-                continue
-            name = group.resource.get(PROJECT_ATTRIBUTE)
-            key = None if name is None else str(name)
-            if key not in resolved:
-                resolved[key] = _target_project(uow, actor, key)
-            target = resolved[key]
-            if isinstance(target, CorralError):
-                rejected += len(group.spans)
-                first_error = first_error or target
-                problems.append(f"{len(group.spans)} spans: {target.message}")
-                continue
-            spans = by_project.setdefault(target.id, [])
-            bad_ids = 0
-            for span in group.spans:
-                if not _valid_ids(span.trace_id, span.span_id, span.parent_span_id):
-                    bad_ids += 1
-                    continue
-                spans.append(normalize_span(span, group.resource))
-            if bad_ids:
-                rejected += bad_ids
-                problems.append(
-                    f"{bad_ids} spans have an invalid trace or span id "
-                    "(16-byte trace ids and 8-byte span ids, not all zero)"
-                )
+    for resource_spans, resource, count in groups:
+        target = resolved[_project_name(resource)]
+        if isinstance(target, CorralError):
+            rejected += count
+            first_error = first_error or target
+            problems.append(f"{count} spans: {target.message}")
+            continue
+        spans, bad_ids = normalize_spans(resource_spans, resource)
+        by_project.setdefault(target, []).extend(spans)
+        if bad_ids:
+            rejected += bad_ids
+            problems.append(
+                f"{bad_ids} spans have an invalid trace or span id "
+                "(16-byte trace ids and 8-byte span ids, not all zero)"
+            )
     if first_error is not None and not any(by_project.values()):
         raise first_error
     if rejected and not any(by_project.values()):
@@ -102,6 +104,11 @@ def ingest_otlp(
         rejected=rejected,
         message="; ".join(problems),
     )
+
+
+def _project_name(resource: dict[str, Any]) -> str | None:
+    name = resource.get(PROJECT_ATTRIBUTE)
+    return None if name is None else str(name)
 
 
 def _target_project(uow: Session, actor: Principal, name: str | None) -> ProjectRow | CorralError:
@@ -122,13 +129,3 @@ def _target_project(uow: Session, actor: Principal, name: str | None) -> Project
         return row
     except CorralError as error:
         return error
-
-
-def _valid_ids(trace_id: str, span_id: str, parent_span_id: str | None) -> bool:
-    return (
-        _TRACE_ID.fullmatch(trace_id) is not None
-        and trace_id != _NULL_TRACE
-        and _SPAN_ID.fullmatch(span_id) is not None
-        and span_id != _NULL_SPAN
-        and (parent_span_id is None or _SPAN_ID.fullmatch(parent_span_id) is not None)
-    )

@@ -5,6 +5,9 @@ Each canonical field is read from a list of attribute names, first match wins: C
 deprecated spellings, OpenInference (``openinference.*``, ``llm.*``), and OpenLLMetry
 (``traceloop.*``). A span that matches none of them is still stored, as a generic span of type
 ``other``, with all of its raw attributes. ``docs/observability.md`` prints this table.
+
+OTLP spans are read from the parsed request and normalized in one pass (:func:`normalize_spans`),
+which runs for every span ingested: it is written for speed, and ``bench/decode.py`` measures it.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from corral.core.otlp import DecodedSpan
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans
+
+from corral.core.otlp import SCALARS, any_value, events_of
 from corral.schemas.common import without_nul
 
 SPAN_TYPES: Final = ("llm", "tool", "agent", "handoff", "retrieval", "embedding", "chain", "other")
@@ -125,7 +130,7 @@ CANONICAL_TABLE: Final[dict[str, Sequence[str]]] = {
 }
 """What ``docs/observability.md`` documents, in the order each name is tried."""
 
-# The fields normalize_span reads with "first match wins", in slot order.
+# The fields normalize_spans reads with "first match wins", in slot order.
 _LOOKED_UP: Final = (
     AGENT_ID,
     AGENT_NAME,
@@ -168,26 +173,31 @@ _LOOKED_UP: Final = (
 ) = range(len(_LOOKED_UP))
 
 
-def _slots_by_name() -> dict[str, tuple[tuple[int, int], ...]]:
-    slots: dict[str, list[tuple[int, int]]] = {}
+def _slots_by_name() -> dict[str, tuple[int, int]]:
+    slots: dict[str, tuple[int, int]] = {}
     for slot, names in enumerate(_LOOKED_UP):
         for rank, name in enumerate(names):
-            slots.setdefault(name, []).append((slot, rank))
-    return {name: tuple(found) for name, found in slots.items()}
+            # One field per attribute name keeps the per-attribute lookup a single pair.
+            if name in slots:
+                raise ValueError(f"{name!r} is read for two canonical fields")
+            slots[name] = (slot, rank)
+    return slots
 
 
 _SLOTS: Final = _slots_by_name()
 """Attribute name -> (slot, rank of the name in that slot's list)."""
 _NO_MATCH: Final = len(max(_LOOKED_UP, key=len))
+_SLOT_COUNT: Final = len(_LOOKED_UP)
 
 
 @dataclass(slots=True)
 class NormalizedSpan:
     """A span in Corral's canonical shape: what the store writes, whoever produced it.
 
-    The OTLP ingest path builds these from decoded spans; the gateway builds them directly for
-    the calls it forwards. ``cost_usd`` and ``price_version`` may be left None: the store prices
-    LLM spans that carry a model and token counts.
+    The OTLP ingest path builds these from the spans of a request; the gateway builds them
+    directly for the calls it forwards. ``cost_usd`` and ``price_version`` may be left None: the
+    store prices LLM spans that carry a model and token counts. :func:`normalize_spans` passes
+    the fields in order, not by name: keep it in step when they change.
     """
 
     trace_id: str
@@ -244,124 +254,242 @@ _TEXT_FIELDS = tuple(
 )
 
 
-def normalize_span(span: DecodedSpan, resource: Mapping[str, Any]) -> NormalizedSpan:
-    """Map one decoded span (and its resource) onto the canonical columns."""
-    attrs = span.attributes
-    found = _first_matches(attrs)
-    span_type = _span_type(span.name, attrs, found)
-    status, error = _status_of(span, found[_ERROR_TYPE])
-    tool_name = found[_TOOL_NAME]
-    tool_arguments = _text(found[_TOOL_ARGUMENTS])
-    tool_result = _text(found[_TOOL_RESULT])
-    if span_type == "tool":
-        if tool_arguments is None:
-            tool_arguments = _text(attrs.get("input.value"))
-        if tool_result is None:
-            tool_result = _text(attrs.get("output.value"))
-        if tool_name is None and attrs.get("traceloop.entity.name") is not None:
-            tool_name = attrs["traceloop.entity.name"]
-    input_text = _text(found[_INPUT_TEXT])
-    if input_text is None and _has_indexed(attrs, _INPUT_FIRST):
-        input_text = _indexed_messages(attrs, ("llm.input_messages.", "gen_ai.prompt."))
-    output_text = _text(found[_OUTPUT_TEXT])
-    if output_text is None and _has_indexed(attrs, _OUTPUT_FIRST):
-        output_text = _indexed_messages(attrs, ("llm.output_messages.", "gen_ai.completion."))
-    if (input_text is None or output_text is None) and span.events:
-        event_input, event_output = _messages_from_events(span.events)
-        input_text = input_text or event_input
-        output_text = output_text or event_output
-    return NormalizedSpan(
-        trace_id=span.trace_id,
-        span_id=span.span_id,
-        parent_span_id=span.parent_span_id,
-        name=span.name[:512],
-        kind=span.kind,
-        span_type=span_type,
-        status=status,
-        error_message=error,
-        start_time=_time(span.start_ns),
-        end_time=_time(max(span.end_ns, span.start_ns)),
-        service_name=_str(resource.get("service.name")),
-        agent_id=_str(found[_AGENT_ID]),
-        agent_name=_str(found[_AGENT_NAME]),
-        agent_version=_str(found[_AGENT_VERSION]),
-        session_id=_str(found[_SESSION] or _first(resource, SESSION)),
-        user_id=_str(found[_USER] or _first(resource, USER)),
-        model=_str(found[_MODEL]),
-        provider=_str(found[_PROVIDER]),
-        input_tokens=_int(found[_INPUT_TOKENS]),
-        output_tokens=_int(found[_OUTPUT_TOKENS]),
-        cache_read_tokens=_int(found[_CACHE_READ_TOKENS]),
-        cache_write_tokens=_int(found[_CACHE_WRITE_TOKENS]),
-        reasoning_tokens=_int(found[_REASONING_TOKENS]),
-        tool_name=_str(tool_name),
-        tool_arguments=tool_arguments,
-        tool_result=tool_result,
-        input_text=input_text,
-        output_text=output_text,
-        attributes=attrs,
-        events=span.events or None,
-        resource=dict(resource) or None,
-    )
+def normalize_spans(
+    resource_spans: ResourceSpans, resource: Mapping[str, Any]
+) -> tuple[list[NormalizedSpan], int]:
+    """The spans of one OTLP ``ResourceSpans`` in canonical shape, read in one pass.
+
+    Args:
+        resource_spans: The spans of one resource, as parsed by the OTLP classes.
+        resource: That resource's attributes, as :func:`~corral.core.otlp.attributes_of` reads
+            them.
+
+    Returns:
+        The canonical spans, and how many spans were left out for an invalid trace or span id
+        (trace ids are 16 bytes and span ids 8, neither all zero; a parent id is 8 bytes).
+    """
+    # What the resource gives every span is worked out once.
+    service_name = _str(resource.get("service.name"))
+    resource_session = _first(resource, SESSION)
+    resource_user = _first(resource, USER)
+    resource_copy = dict(resource) or None
+    slot_of = _SLOTS.get
+    spans: list[NormalizedSpan] = []
+    rejected = 0
+    for scope_spans in resource_spans.scope_spans:
+        for span in scope_spans.spans:
+            trace_id = span.trace_id
+            span_id = span.span_id
+            parent = span.parent_span_id
+            if (
+                len(trace_id) != 16
+                or trace_id == _NULL_TRACE
+                or len(span_id) != 8
+                or span_id == _NULL_SPAN
+                or (parent and len(parent) != 8)
+            ):
+                rejected += 1
+                continue
+
+            # The attributes, read as attributes_of reads them and matched against the table in
+            # the same loop.
+            attrs: dict[str, Any] = {}
+            found: list[Any] = [None] * _SLOT_COUNT
+            ranks = [_NO_MATCH] * _SLOT_COUNT
+            pairs = span.attributes
+            for pair in pairs:
+                value = pair.value
+                key = pair.key
+                hit = slot_of(key)
+                if hit is None and "\x00" in key:  # the table's names hold no NUL
+                    key = key.replace("\x00", "\ufffd")
+                item: Any = value.string_value
+                if item:
+                    if "\x00" in item:
+                        item = item.replace("\x00", "\ufffd")
+                    attrs[key] = item
+                else:
+                    kind = value.WhichOneof("value")
+                    attrs[key] = item = (
+                        getattr(value, kind) if kind in SCALARS else any_value(value)
+                    )
+                    if item is None or item == "":
+                        continue
+                if hit is not None:
+                    slot, rank = hit
+                    if rank < ranks[slot]:
+                        ranks[slot] = rank
+                        found[slot] = item
+            if len(attrs) != len(pairs):
+                # A key given twice keeps its last value, which the loop may not have matched.
+                found = _first_matches(attrs)
+
+            (
+                agent_id,
+                agent_name,
+                agent_version,
+                session_id,
+                user_id,
+                model,
+                provider,
+                input_tokens,
+                output_tokens,
+                cache_read_tokens,
+                cache_write_tokens,
+                reasoning_tokens,
+                tool_name,
+                tool_arguments,
+                tool_result,
+                input_text,
+                output_text,
+                error_type,
+            ) = found
+
+            name = span.name
+            if "\x00" in name:
+                name = name.replace("\x00", "\ufffd")
+            wire_events = span.events
+            events = events_of(wire_events) if wire_events else None
+            span_type = _span_type(name, attrs, tool_name, input_tokens)
+            status = span.status
+            if status.code == 2:  # STATUS_CODE_ERROR
+                outcome = "error"
+                error = _error_message(without_nul(status.message), events, error_type)
+            else:
+                outcome = "ok"
+                error = None
+            # Values are converted only when present: most are absent on any span.
+            if tool_arguments is not None:
+                tool_arguments = _text(tool_arguments)
+            if tool_result is not None:
+                tool_result = _text(tool_result)
+            if span_type == "tool":
+                if tool_arguments is None:
+                    tool_arguments = _text(attrs.get("input.value"))
+                if tool_result is None:
+                    tool_result = _text(attrs.get("output.value"))
+                if tool_name is None and attrs.get("traceloop.entity.name") is not None:
+                    tool_name = attrs["traceloop.entity.name"]
+            if input_text is not None:
+                input_text = _text(input_text)
+            if output_text is not None:
+                output_text = _text(output_text)
+            if (input_text is None or output_text is None) and not _INDEXED_FIRST.isdisjoint(attrs):
+                if input_text is None and not _INPUT_FIRST.isdisjoint(attrs):
+                    input_text = _indexed_messages(attrs, _INPUT_PREFIXES)
+                if output_text is None and not _OUTPUT_FIRST.isdisjoint(attrs):
+                    output_text = _indexed_messages(attrs, _OUTPUT_PREFIXES)
+            if events and (input_text is None or output_text is None):
+                event_input, event_output = _messages_from_events(events)
+                input_text = input_text or event_input
+                output_text = output_text or event_output
+            session_id = session_id or resource_session
+            user_id = user_id or resource_user
+            start_ns = span.start_time_unix_nano
+            end_ns = span.end_time_unix_nano
+            start_time = _EPOCH + start_ns // 1000 * _MICROSECOND
+            # Positional: a dataclass matches 33 keywords far more slowly than it takes them in
+            # order, and this runs once per span.
+            spans.append(
+                NormalizedSpan(
+                    trace_id.hex(),
+                    span_id.hex(),
+                    parent.hex() if parent else None,
+                    name[:512],
+                    start_time,
+                    _EPOCH + end_ns // 1000 * _MICROSECOND if end_ns > start_ns else start_time,
+                    span_type,
+                    span.kind,
+                    outcome,
+                    error,
+                    service_name,
+                    None if agent_id is None else str(agent_id)[:_STR_LIMIT],
+                    None if agent_name is None else str(agent_name)[:_STR_LIMIT],
+                    None if agent_version is None else str(agent_version)[:_STR_LIMIT],
+                    None if session_id is None else str(session_id)[:_STR_LIMIT],
+                    None if user_id is None else str(user_id)[:_STR_LIMIT],
+                    None if model is None else str(model)[:_STR_LIMIT],
+                    None if provider is None else str(provider)[:_STR_LIMIT],
+                    None if input_tokens is None else _int(input_tokens),
+                    None if output_tokens is None else _int(output_tokens),
+                    None if cache_read_tokens is None else _int(cache_read_tokens),
+                    None if cache_write_tokens is None else _int(cache_write_tokens),
+                    None if reasoning_tokens is None else _int(reasoning_tokens),
+                    None,  # cost_usd and price_version: the store prices the span
+                    None,
+                    None if tool_name is None else str(tool_name)[:_STR_LIMIT],
+                    tool_arguments,
+                    tool_result,
+                    input_text,
+                    output_text,
+                    attrs,
+                    events,
+                    resource_copy,
+                )
+            )
+    return spans, rejected
 
 
 def span_type_of(name: str, attrs: Mapping[str, Any]) -> str:
     """The span type, from the first dialect that names one."""
-    return _span_type(name, attrs, _first_matches(attrs))
+    found = _first_matches(attrs)
+    return _span_type(name, attrs, found[_TOOL_NAME], found[_INPUT_TOKENS])
 
 
-def _span_type(name: str, attrs: Mapping[str, Any], found: Sequence[Any]) -> str:
+def _span_type(name: str, attrs: Mapping[str, Any], tool_name: Any, input_tokens: Any) -> str:
     explicit = attrs.get(TYPE_ATTRIBUTE)
     if isinstance(explicit, str) and explicit.lower() in SPAN_TYPES:
         return explicit.lower()
-    for key, table in (
-        ("openinference.span.kind", _OPENINFERENCE_KINDS),
-        ("gen_ai.operation.name", _GENAI_OPERATIONS),
-        ("traceloop.span.kind", _TRACELOOP_KINDS),
-    ):
-        value = attrs.get(key)
-        if isinstance(value, str):
-            found_type = table.get(value.lower())
-            if found_type is not None:
-                return found_type
-    if found[_TOOL_NAME] is not None:
+    # The dialects' kinds in order, unrolled: this runs for every span.
+    value = attrs.get("openinference.span.kind")
+    if isinstance(value, str) and (kind := _OPENINFERENCE_KINDS.get(value.lower())):
+        return kind
+    value = attrs.get("gen_ai.operation.name")
+    if isinstance(value, str) and (kind := _GENAI_OPERATIONS.get(value.lower())):
+        return kind
+    value = attrs.get("traceloop.span.kind")
+    if isinstance(value, str) and (kind := _TRACELOOP_KINDS.get(value.lower())):
+        return kind
+    if tool_name is not None:
         return "tool"
     if name.lower().startswith("handoff"):
         return "handoff"
-    if attrs.get("llm.request.type") is not None or found[_INPUT_TOKENS] is not None:
+    if input_tokens is not None or attrs.get("llm.request.type") is not None:
         return "llm"
     return "other"
 
 
-def _status_of(span: DecodedSpan, error_type: Any) -> tuple[str, str | None]:
-    if span.status_code != 2:  # STATUS_CODE_ERROR
-        return "ok", None
-    message = span.status_message or None
-    if message is None:
-        for event in span.events:
+def _error_message(
+    message: str, events: Sequence[Mapping[str, Any]] | None, error_type: Any
+) -> str | None:
+    """An error span's message: the status message, else the ``exception`` event's, else the
+    error type."""
+    found_message = message or None
+    if found_message is None and events:
+        for event in events:
             if event.get("name") == "exception":
                 found = event.get("attributes", {}).get("exception.message")
                 if found:
-                    message = str(found)
+                    found_message = str(found)
                     break
-    if message is None:
-        message = str(error_type) if error_type is not None else None
-    return "error", message[:TEXT_LIMIT] if message else None
+    if found_message is None:
+        found_message = str(error_type) if error_type is not None else None
+    return found_message[:TEXT_LIMIT] if found_message else None
 
 
 def _first_matches(attrs: Mapping[str, Any]) -> list[Any]:
     """The value of each looked-up field (by slot): that of the first of its names the span
     carries with a value. One pass over the span's attributes instead of a probe per name."""
-    found: list[Any] = [None] * len(_LOOKED_UP)
-    ranks = [_NO_MATCH] * len(_LOOKED_UP)
+    found: list[Any] = [None] * _SLOT_COUNT
+    ranks = [_NO_MATCH] * _SLOT_COUNT
     for key, value in attrs.items():
-        slots = _SLOTS.get(key)
-        if slots is None or value is None or value == "":
+        hit = _SLOTS.get(key)
+        if hit is None or value is None or value == "":
             continue
-        for slot, rank in slots:
-            if rank < ranks[slot]:
-                ranks[slot] = rank
-                found[slot] = value
+        slot, rank = hit
+        if rank < ranks[slot]:
+            ranks[slot] = rank
+            found[slot] = value
     return found
 
 
@@ -373,20 +501,29 @@ def _first(attrs: Mapping[str, Any], names: Sequence[str]) -> Any:
     return None
 
 
+_STR_LIMIT: Final = 200
+"""Canonical name and id columns keep this many characters."""
+
+
 def _str(value: Any) -> str | None:
     if value is None:
         return None
-    return str(value)[:200]
+    return str(value)[:_STR_LIMIT]
+
+
+_INT64_MAX: Final = 2**63 - 1
 
 
 def _int(value: Any) -> int | None:
+    # Counts must fit the databases' 64-bit integers: a double such as 1e300 or infinity, or
+    # text of many digits, is no count.
     if value is None or isinstance(value, bool):
         return None
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    return number if number >= 0 else None
+    return number if 0 <= number <= _INT64_MAX else None
 
 
 def _text(value: Any) -> str | None:
@@ -396,24 +533,27 @@ def _text(value: Any) -> str | None:
     return text[:TEXT_LIMIT]
 
 
-_INPUT_FIRST: Final = (
-    "llm.input_messages.0.message.content",
-    "llm.input_messages.0.message.role",
-    "gen_ai.prompt.0.content",
-    "gen_ai.prompt.0.role",
+_INPUT_FIRST: Final = frozenset(
+    {
+        "llm.input_messages.0.message.content",
+        "llm.input_messages.0.message.role",
+        "gen_ai.prompt.0.content",
+        "gen_ai.prompt.0.role",
+    }
 )
-_OUTPUT_FIRST: Final = (
-    "llm.output_messages.0.message.content",
-    "llm.output_messages.0.message.role",
-    "gen_ai.completion.0.content",
-    "gen_ai.completion.0.role",
+_OUTPUT_FIRST: Final = frozenset(
+    {
+        "llm.output_messages.0.message.content",
+        "llm.output_messages.0.message.role",
+        "gen_ai.completion.0.content",
+        "gen_ai.completion.0.role",
+    }
 )
-
-
-def _has_indexed(attrs: Mapping[str, Any], first_keys: Sequence[str]) -> bool:
-    # A flattened message list always has an element 0; checking for it spares a scan of
-    # every attribute on the many spans that carry no messages.
-    return not attrs.keys().isdisjoint(first_keys)
+_INDEXED_FIRST: Final = _INPUT_FIRST | _OUTPUT_FIRST
+"""A flattened message list always has an element 0: checking for it spares a scan of every
+attribute on the many spans that carry no messages."""
+_INPUT_PREFIXES: Final = ("llm.input_messages.", "gen_ai.prompt.")
+_OUTPUT_PREFIXES: Final = ("llm.output_messages.", "gen_ai.completion.")
 
 
 def _indexed_messages(attrs: Mapping[str, Any], prefixes: tuple[str, ...]) -> str | None:
@@ -459,8 +599,9 @@ def _messages_from_events(events: Sequence[Mapping[str, Any]]) -> tuple[str | No
 
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _time(unix_nano: int) -> datetime:
-    # Microseconds are what both databases keep; integer arithmetic avoids float rounding.
-    return _EPOCH + timedelta(microseconds=unix_nano // 1000)
+# Times are kept to the microsecond, as both databases keep them, with integer arithmetic (a
+# float of nanoseconds since 1970 rounds). A multiple of one microsecond is built faster than
+# a timedelta of microseconds.
+_MICROSECOND: Final = timedelta(microseconds=1)
+_NULL_TRACE: Final = bytes(16)
+_NULL_SPAN: Final = bytes(8)

@@ -1,8 +1,10 @@
 """Decoding OTLP/HTTP trace export requests (protobuf or JSON, gzip or not).
 
 Both encodings are parsed by the official OpenTelemetry protobuf classes into one
-``ExportTraceServiceRequest``; spans are then read field by field into plain Python values
-(``MessageToDict`` would be about ten times slower). OTLP/JSON writes trace and span ids as hex
+``ExportTraceServiceRequest``; its spans are then read field by field into plain Python values
+(``MessageToDict`` would be about ten times slower), by ``normalize_spans`` in
+:mod:`corral.core.normalize`, which maps them onto the canonical columns in the same pass; the
+helpers here read resources, events and values. OTLP/JSON writes trace and span ids as hex
 strings where the protobuf JSON mapping expects base64, so they are rewritten before parsing.
 """
 
@@ -11,8 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
 from google.protobuf import json_format
@@ -23,6 +24,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, Span
 
 from corral.errors import MalformedRequest, PayloadTooLarge
 from corral.schemas.common import without_nul
@@ -31,31 +33,6 @@ Encoding = Literal["protobuf", "json"]
 
 PROTOBUF_TYPES = ("application/x-protobuf", "application/protobuf")
 JSON_TYPES = ("application/json",)
-
-
-@dataclass(slots=True)
-class DecodedSpan:
-    """One span as it came on the wire, with ids in lower-case hex and attributes as values."""
-
-    trace_id: str
-    span_id: str
-    parent_span_id: str | None
-    name: str
-    kind: int
-    start_ns: int
-    end_ns: int
-    attributes: dict[str, Any]
-    events: list[dict[str, Any]]
-    status_code: int
-    status_message: str
-
-
-@dataclass(slots=True)
-class ResourceGroup:
-    """The spans of one ``ResourceSpans``: they share the resource (service, project …)."""
-
-    resource: dict[str, Any]
-    spans: list[DecodedSpan]
 
 
 def encoding_of(content_type: str | None) -> Encoding:
@@ -135,48 +112,28 @@ def parse_request(data: bytes, encoding: Encoding) -> ExportTraceServiceRequest:
     return request
 
 
-def decode_groups(request: ExportTraceServiceRequest) -> list[ResourceGroup]:
-    """The spans of a parsed request, grouped by resource."""
-    groups: list[ResourceGroup] = []
-    for resource_spans in request.resource_spans:
-        resource = attributes_of(resource_spans.resource.attributes)
-        spans: list[DecodedSpan] = []
-        for scope_spans in resource_spans.scope_spans:
-            for span in scope_spans.spans:
-                spans.append(_decode_span(span))
-        groups.append(ResourceGroup(resource=resource, spans=spans))
-    return groups
+def span_count(resource_spans: ResourceSpans) -> int:
+    """How many spans one ``ResourceSpans`` holds, over all its scopes."""
+    return sum(len(scope_spans.spans) for scope_spans in resource_spans.scope_spans)
 
 
-def _decode_span(span: Any) -> DecodedSpan:
-    parent = span.parent_span_id
-    events = [
+def events_of(events: Iterable[Span.Event]) -> list[dict[str, Any]]:
+    """A span's events as plain values: name, time and attributes."""
+    return [
         {
             "name": without_nul(event.name),
             "time_unix_nano": event.time_unix_nano,
             "attributes": attributes_of(event.attributes),
         }
-        for event in span.events
+        for event in events
     ]
-    return DecodedSpan(
-        trace_id=span.trace_id.hex(),
-        span_id=span.span_id.hex(),
-        parent_span_id=parent.hex() if parent else None,
-        name=without_nul(span.name),
-        kind=span.kind,
-        start_ns=span.start_time_unix_nano,
-        end_ns=span.end_time_unix_nano,
-        attributes=attributes_of(span.attributes),
-        events=events,
-        status_code=span.status.code,
-        status_message=without_nul(span.status.message),
-    )
 
 
-_SCALARS = frozenset(("string_value", "int_value", "bool_value", "double_value"))
+SCALARS = frozenset(("string_value", "int_value", "bool_value", "double_value"))
+"""The kinds of OTLP value that are read as they are."""
 
 
-def attributes_of(pairs: Any) -> dict[str, Any]:
+def attributes_of(pairs: Iterable[KeyValue]) -> dict[str, Any]:
     """OTLP key/value pairs as a dict of plain values (lists and maps included).
 
     NUL in text becomes U+FFFD: PostgreSQL cannot store it, and telemetry is kept, not refused.
@@ -184,17 +141,23 @@ def attributes_of(pairs: Any) -> dict[str, Any]:
     attributes = {}
     for pair in pairs:
         value = pair.value
-        kind = value.WhichOneof("value")
-        # Scalars are nearly every attribute: read them here, without a call per value.
-        item = getattr(value, kind) if kind in _SCALARS else any_value(value)
-        if kind == "string_value" and "\x00" in item:
-            item = without_nul(item)
+        # Most values are text, and non-empty text can only be a string value: reading it
+        # first spares the oneof lookup. Other scalars are read here too, without a call.
+        item: Any = value.string_value
+        if item:
+            if "\x00" in item:
+                item = item.replace("\x00", "\ufffd")
+        else:
+            kind = value.WhichOneof("value")
+            item = getattr(value, kind) if kind in SCALARS else any_value(value)
         key = pair.key
-        attributes[without_nul(key) if "\x00" in key else key] = item
+        attributes[key.replace("\x00", "\ufffd") if "\x00" in key else key] = item
     return attributes
 
 
 def any_value(value: AnyValue) -> Any:
+    """One OTLP value as a plain value: arrays as lists, key/value lists as dicts, bytes as
+    base64 text, an empty value as None."""
     kind = value.WhichOneof("value")
     if kind is None:
         return None
@@ -264,7 +227,8 @@ def export_response(
 
 
 def encode_key_values(values: dict[str, Any]) -> list[KeyValue]:
-    """Plain values as OTLP key/value pairs (used by tests, benchmarks and the SDK)."""
+    """Plain values as OTLP key/value pairs, lists, dicts, bytes and None included (used by
+    tests, benchmarks and the SDK)."""
     pairs = []
     for key, value in values.items():
         pair = KeyValue(key=key)
@@ -274,14 +238,22 @@ def encode_key_values(values: dict[str, Any]) -> list[KeyValue]:
 
 
 def _set_any(target: AnyValue, value: Any) -> None:
+    if value is None:
+        return  # an empty value
     if isinstance(value, bool):
         target.bool_value = value
     elif isinstance(value, int):
         target.int_value = value
     elif isinstance(value, float):
         target.double_value = value
+    elif isinstance(value, bytes):
+        target.bytes_value = value
     elif isinstance(value, list | tuple):
+        target.array_value.SetInParent()  # an empty list is still a list
         for item in value:
             _set_any(target.array_value.values.add(), item)
+    elif isinstance(value, dict):
+        target.kvlist_value.SetInParent()
+        target.kvlist_value.values.extend(encode_key_values(value))
     else:
         target.string_value = str(value)
