@@ -5,6 +5,13 @@ it with the spans of the LLM calls it forwards. One call is one transaction: the
 one batched insert, the trace and session rollups as one upsert each, and the caller may
 acknowledge the spans as soon as it returns. Listeners registered on the runtime
 (``rt.span_listeners``) are then called with what was committed; detectors hook in there.
+
+On SQLite one transaction writes at a time, and every Python step inside it is slowed by the
+other threads of the process: so the rows, the trace fields and the rollups are worked out
+before it, from what was stored at that moment (:class:`_Plan`). The transaction only checks
+that this is still so — one query, two when the batch continues traces already stored — and
+runs the prepared statements; in the rare case something changed meanwhile (another request
+stored the same traces), the batch is planned again inside.
 """
 
 from __future__ import annotations
@@ -23,15 +30,23 @@ from corral.core.normalize import NormalizedSpan
 from corral.core.pricing import PriceBook, TokenUsage
 from corral.core.projects import touch_project
 from corral.core.runtime import Runtime
-from corral.db.bulk import bind_processors, bind_rows, bulk_insert_ignoring_conflicts
+from corral.db.bulk import (
+    BoundStatements,
+    bind_processors,
+    bind_rows,
+    insert_ignoring_conflicts_statements,
+    run_bound,
+)
 from corral.db.schema import AgentActivityRow, CostDailyRow, SessionRow, SpanRow, TraceRow
-from corral.db.upsert import upsert_rollups
+from corral.db.upsert import bound_rollup_rows, upsert_bound_rollups
 
 log = logging.getLogger("corral.spans")
 
 _SPANS: Table = SpanRow.__table__  # type: ignore[assignment]
 _TRACES: Table = TraceRow.__table__  # type: ignore[assignment]
 _SESSIONS: Table = SessionRow.__table__  # type: ignore[assignment]
+_COSTS: Table = CostDailyRow.__table__  # type: ignore[assignment]
+_AGENTS: Table = AgentActivityRow.__table__  # type: ignore[assignment]
 
 
 @dataclass
@@ -45,27 +60,39 @@ class StoredBatch:
 
 @dataclass
 class Rollups:
-    """Rollup rows of one batch, waiting to be folded into the trace and session tables."""
+    """Rollup rows of one batch, converted for the driver, waiting to be folded into the
+    trace, session, cost and agent tables: each entry is (columns, rows)."""
 
-    traces: list[dict[str, Any]]
-    sessions: list[dict[str, Any]]
-    costs: list[dict[str, Any]] = field(default_factory=list)
-    agents: list[dict[str, Any]] = field(default_factory=list)
+    traces: tuple[tuple[str, ...], list[tuple[Any, ...]]]
+    sessions: tuple[tuple[str, ...], list[tuple[Any, ...]]]
+    costs: tuple[tuple[str, ...], list[tuple[Any, ...]]]
+    agents: tuple[tuple[str, ...], list[tuple[Any, ...]]]
 
-    def apply(self, uow: Session) -> None:
-        _upsert_traces(uow, self.traces)
-        _upsert_sessions(uow, self.sessions)
-        _upsert_costs(uow, self.costs)
-        _upsert_agents(uow, self.agents)
+    @staticmethod
+    def of(dialect: Dialect, project_id: int, spans: list[NormalizedSpan]) -> Rollups:
+        """The rollup rows of freshly stored spans (their trace fields filled in)."""
+        return Rollups(
+            bound_rollup_rows(dialect, _TRACES, _trace_rows(project_id, spans), _TRACE_KEY),
+            bound_rollup_rows(dialect, _SESSIONS, _session_rows(project_id, spans), _SESSION_KEY),
+            bound_rollup_rows(dialect, _COSTS, _cost_rows(project_id, spans), _COST_KEY),
+            bound_rollup_rows(dialect, _AGENTS, _agent_rows(project_id, spans), _AGENT_KEY),
+        )
 
     @staticmethod
     def apply_all(uow: Session, batches: list[Rollups]) -> None:
-        Rollups(
-            [row for b in batches for row in b.traces],
-            [row for b in batches for row in b.sessions],
-            [row for b in batches for row in b.costs],
-            [row for b in batches for row in b.agents],
-        ).apply(uow)
+        """Fold the rollups of every batch of a transaction, one statement per table, in key
+        order (replicas then lock rollup rows in one global order: no deadlocks)."""
+        for name, upsert in (
+            ("traces", _upsert_traces),
+            ("sessions", _upsert_sessions),
+            ("costs", _upsert_costs),
+            ("agents", _upsert_agents),
+        ):
+            parts = [getattr(batch, name) for batch in batches]
+            rows = [row for _, part in parts for row in part]
+            if rows:
+                columns = next(columns for columns, part in parts if part)
+                upsert(uow, columns, rows)
 
 
 SpanListener = Callable[[StoredBatch], None]
@@ -93,22 +120,11 @@ def record_spans(
             call's budget hold with the call's span).
         durable: Wait for the commit to reach the disk (see :meth:`Database.write`).
     """
-    work = list(batches)
+    work = [(project_id, spans) for project_id, spans in batches if spans]
 
     def write(uow: Session, now: datetime) -> list[StoredBatch]:
         rollups: list[Rollups] = []
-        stored = [
-            store_spans(
-                uow,
-                project_id,
-                spans,
-                batch_heads,
-                now=now,
-                default_agent=default_agent,
-                defer=rollups,
-            )
-            for (project_id, spans), batch_heads in zip(work, heads, strict=True)
-        ]
+        stored = [_write_planned(uow, plan, rollups) for plan in plans]
         if along is not None:
             along(uow, now)
         # The rollups of every request sharing this transaction are written together, in key
@@ -121,12 +137,14 @@ def record_spans(
         from corral.core.prices import price_book_for
 
         price_book = price_book_for(rt)
-    # Priced and converted for the driver before the write transaction: on SQLite, writers
-    # wait for it one at a time.
     for _, spans in work:
         _price(spans, price_book)
-    dialect = rt.db.engine.dialect
-    heads = [span_heads(dialect, project_id, spans) for project_id, spans in work]
+    received = rt.clock.now()
+    with rt.db.read() as uow:
+        plans = [
+            _plan_batch(uow, project_id, spans, default_agent=default_agent, received=received)
+            for project_id, spans in work
+        ]
     stored = group_committer(rt, durable=durable).run(write)
     for batch in stored:
         if not batch.spans:
@@ -139,54 +157,93 @@ def record_spans(
     return stored
 
 
-def store_spans(
+@dataclass
+class _Plan:
+    """One project's spans made ready for their write transaction from what was stored when
+    the plan was made (``known``: the batch's traces already stored, with their fields;
+    ``stored``: which of their spans). The transaction checks both again."""
+
+    project_id: int
+    spans: Sequence[NormalizedSpan]
+    heads: list[tuple[Any, ...]]
+    default_agent: str | None
+    received_at: datetime
+    known: dict[str, _TraceFields]
+    stored: set[tuple[str, str]]
+    own_fields: list[_TraceFields]
+    """Each span's session, user and agent as it came, before its trace filled them in."""
+    fresh: list[NormalizedSpan] = field(default_factory=list)
+    inserts: BoundStatements = field(default_factory=list)
+    rollups: Rollups | None = None
+
+
+def _plan_batch(
     uow: Session,
     project_id: int,
     spans: Sequence[NormalizedSpan],
-    heads: Sequence[tuple[Any, ...]],
     *,
-    now: datetime,
-    default_agent: str | None = None,
-    defer: list[Rollups] | None = None,
-) -> StoredBatch:
-    """Write spans and fold them into the rollups, inside the caller's unit of work.
-
-    ``heads`` are the spans' rows as :func:`span_heads` made them. With ``defer``, the rollup
-    rows are appended to it instead of written, for the caller to apply together with others
-    (:meth:`Rollups.apply_all`).
-
-    Spans already stored (an exporter's retry) are skipped and not counted twice. Spans that do
-    not name their session, user or agent take them from their trace: from the batch (the
-    nearest ancestor for the agent) or from what the trace already recorded.
-    """
+    default_agent: str | None,
+    received: datetime,
+) -> _Plan:
+    """Plan a batch from what a read transaction sees stored (see the module docstring)."""
+    dialect = uow.get_bind().dialect
     known = _stored_traces(uow, project_id, spans)
-    kept = _without_duplicates(uow, project_id, spans, known)
-    fresh = [spans[i] for i in kept]
-    batch = StoredBatch(project_id=project_id, spans=fresh, duplicates=len(spans) - len(fresh))
-    if not fresh:
-        return batch
-    _fill_trace_fields(fresh, known, default_agent)
-    (received,) = bind_rows(uow.connection().dialect, _SPANS, ("received_at",), [(now,)])
-    bulk_insert_ignoring_conflicts(
-        uow,
+    plan = _Plan(
+        project_id=project_id,
+        spans=spans,
+        heads=span_heads(dialect, project_id, spans),
+        default_agent=default_agent,
+        received_at=received,
+        known=known,
+        stored=_stored_span_ids(uow, project_id, known),
+        own_fields=[(s.session_id, s.user_id, s.agent_name) for s in spans],
+    )
+    _fill_plan(plan, dialect)
+    return plan
+
+
+def _fill_plan(plan: _Plan, dialect: Dialect) -> None:
+    """The plan's fresh spans with their trace fields, their rows and rollups."""
+    kept = _without_duplicates(plan.spans, plan.stored)
+    fresh = [plan.spans[i] for i in kept]
+    _fill_trace_fields(fresh, plan.known, plan.default_agent)
+    (received,) = bind_rows(dialect, _SPANS, ("received_at",), [(plan.received_at,)])
+    plan.fresh = fresh
+    plan.inserts = insert_ignoring_conflicts_statements(
+        dialect,
         _SPANS,
         SPAN_COLUMNS,
         [
-            heads[i] + (s.agent_name, s.session_id, s.user_id, *received)
+            plan.heads[i] + (s.agent_name, s.session_id, s.user_id, *received)
             for i, s in zip(kept, fresh, strict=True)
         ],
     )
-    touch_project(uow, project_id, now)
-    rollups = Rollups(
-        _trace_rows(project_id, fresh),
-        _session_rows(project_id, fresh),
-        _cost_rows(project_id, fresh),
-        _agent_rows(project_id, fresh),
+    plan.rollups = Rollups.of(dialect, plan.project_id, fresh) if fresh else None
+
+
+def _write_planned(uow: Session, plan: _Plan, rollups: list[Rollups]) -> StoredBatch:
+    """Write a planned batch inside the caller's unit of work, planning it again first if what
+    is stored changed since (spans already stored — an exporter's retry — are skipped and not
+    counted twice); its rollups are appended to ``rollups``."""
+    known = _stored_traces(uow, plan.project_id, plan.spans)
+    stored = _stored_span_ids(uow, plan.project_id, known)
+    if known != plan.known or stored != plan.stored:
+        for span, (session_id, user_id, agent_name) in zip(
+            plan.spans, plan.own_fields, strict=True
+        ):
+            span.session_id, span.user_id, span.agent_name = session_id, user_id, agent_name
+        plan.known, plan.stored = known, stored
+        _fill_plan(plan, uow.get_bind().dialect)
+    batch = StoredBatch(
+        project_id=plan.project_id,
+        spans=plan.fresh,
+        duplicates=len(plan.spans) - len(plan.fresh),
     )
-    if defer is None:
-        rollups.apply(uow)
-    else:
-        defer.append(rollups)
+    if plan.fresh:
+        run_bound(uow, plan.inserts)
+        touch_project(uow, plan.project_id, plan.received_at)
+        assert plan.rollups is not None
+        rollups.append(plan.rollups)
     return batch
 
 
@@ -212,17 +269,13 @@ def _stored_traces(
     return known
 
 
-def _without_duplicates(
-    uow: Session,
-    project_id: int,
-    spans: Sequence[NormalizedSpan],
-    known: dict[str, _TraceFields],
-) -> list[int]:
-    """The positions of the spans not stored yet (nor earlier in ``spans``); only the spans of
-    traces already stored (``known``) are looked for."""
-    seen: set[tuple[str, str]] = set()
+def _stored_span_ids(
+    uow: Session, project_id: int, known: dict[str, _TraceFields]
+) -> set[tuple[str, str]]:
+    """The (trace, span) ids stored of the traces already stored (``known``)."""
+    stored: set[tuple[str, str]] = set()
     for chunk in _chunks(sorted(known), 500):
-        seen.update(
+        stored.update(
             (row[0], row[1])
             for row in uow.execute(
                 select(SpanRow.trace_id, SpanRow.span_id).where(
@@ -230,6 +283,12 @@ def _without_duplicates(
                 )
             )
         )
+    return stored
+
+
+def _without_duplicates(spans: Sequence[NormalizedSpan], stored: set[tuple[str, str]]) -> list[int]:
+    """The positions of the spans not ``stored`` yet (nor earlier in ``spans``)."""
+    seen = set(stored)
     fresh = []
     for index, span in enumerate(spans):
         key = (span.trace_id, span.span_id)
@@ -439,12 +498,16 @@ def _trace_rows(project_id: int, spans: list[NormalizedSpan]) -> list[dict[str, 
     return rows
 
 
-def _upsert_traces(uow: Session, rows: list[dict[str, Any]]) -> None:
-    upsert_rollups(
+_TRACE_KEY = ("project_id", "trace_id")
+
+
+def _upsert_traces(uow: Session, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    upsert_bound_rollups(
         uow,
         _TRACES,
+        columns,
         rows,
-        key=("project_id", "trace_id"),
+        key=_TRACE_KEY,
         add=_COUNTERS,
         least=("start_time",),
         greatest=("end_time",),
@@ -534,14 +597,11 @@ def _cost_rows(project_id: int, spans: list[NormalizedSpan]) -> list[dict[str, A
     return list(folded.values())
 
 
-def _upsert_costs(uow: Session, rows: list[dict[str, Any]]) -> None:
-    upsert_rollups(
-        uow,
-        CostDailyRow.__table__,  # type: ignore[arg-type]
-        rows,
-        key=("project_id", "day", "agent", "user_id", "model", "provider"),
-        add=_COST_COUNTERS,
-    )
+_COST_KEY = ("project_id", "day", "agent", "user_id", "model", "provider")
+
+
+def _upsert_costs(uow: Session, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    upsert_bound_rollups(uow, _COSTS, columns, rows, key=_COST_KEY, add=_COST_COUNTERS)
 
 
 def _agent_rows(project_id: int, spans: list[NormalizedSpan]) -> list[dict[str, Any]]:
@@ -558,24 +618,32 @@ def _agent_rows(project_id: int, spans: list[NormalizedSpan]) -> list[dict[str, 
     ]
 
 
-def _upsert_agents(uow: Session, rows: list[dict[str, Any]]) -> None:
-    upsert_rollups(
+_AGENT_KEY = ("project_id", "agent_name")
+
+
+def _upsert_agents(uow: Session, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    upsert_bound_rollups(
         uow,
-        AgentActivityRow.__table__,  # type: ignore[arg-type]
+        _AGENTS,
+        columns,
         rows,
-        key=("project_id", "agent_name"),
+        key=_AGENT_KEY,
         add=("span_count",),
         least=("first_seen",),
         greatest=("last_seen",),
     )
 
 
-def _upsert_sessions(uow: Session, rows: list[dict[str, Any]]) -> None:
-    upsert_rollups(
+_SESSION_KEY = ("project_id", "session_id")
+
+
+def _upsert_sessions(uow: Session, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    upsert_bound_rollups(
         uow,
         _SESSIONS,
+        columns,
         rows,
-        key=("project_id", "session_id"),
+        key=_SESSION_KEY,
         add=_COUNTERS,
         least=("first_seen",),
         greatest=("last_seen",),

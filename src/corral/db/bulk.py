@@ -21,17 +21,18 @@ from sqlalchemy.orm import Session
 
 from corral.db.types import UtcDateTime
 
+BoundStatements = list[tuple[str, Any]]
+"""Statements in the driver's own SQL with their parameters, ready to run: built before a write
+transaction (see :func:`bound_statements`), run inside it by :func:`run_bound`."""
 
-def bulk_insert_ignoring_conflicts(
-    uow: Session, table: Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
-) -> None:
-    """Insert ``rows`` (tuples ordered as ``columns``, converted by :func:`bind_rows`), skipping
-    rows that collide with a unique key."""
-    if not rows:
-        return
-    dialect = uow.connection().dialect
+
+def insert_ignoring_conflicts_statements(
+    dialect: Dialect, table: Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+) -> BoundStatements:
+    """The statements inserting ``rows`` (tuples ordered as ``columns``, converted by
+    :func:`bind_rows`), skipping rows that collide with a unique key."""
     module: Any = postgresql if dialect.name == "postgresql" else sqlite
-    execute_bound(uow, _insert_statement(table, module), table, columns, rows)
+    return bound_statements(dialect, _insert_statement(table, module), table, columns, rows)
 
 
 @cache
@@ -39,18 +40,11 @@ def _insert_statement(table: Table, module: Any) -> Any:
     return module.insert(table).on_conflict_do_nothing()
 
 
-def execute_many(
-    uow: Session,
-    statement: Any,
-    table: Table,
-    columns: tuple[str, ...],
-    rows: Sequence[Sequence[Any]],
-) -> None:
-    """Run an INSERT-like ``statement`` (built once and reused: it is compiled once) for each
-    row of ``rows``, given as tuples in ``columns`` order."""
-    if rows:
-        dialect = uow.connection().dialect
-        execute_bound(uow, statement, table, columns, bind_rows(dialect, table, columns, rows))
+def run_bound(uow: Session, statements: BoundStatements) -> None:
+    """Run statements made by :func:`bound_statements`, in the caller's unit of work."""
+    connection = uow.connection()
+    for sql, parameters in statements:
+        connection.exec_driver_sql(sql, parameters)
 
 
 def bind_rows(
@@ -81,32 +75,48 @@ def execute_bound(
     columns: tuple[str, ...],
     rows: Sequence[tuple[Any, ...]],
 ) -> None:
-    """Run ``statement`` for each of ``rows``, converted already by :func:`bind_rows`.
+    """Run ``statement`` for each of ``rows``, converted already by :func:`bind_rows`."""
+    if rows:
+        dialect = uow.connection().dialect
+        run_bound(uow, bound_statements(dialect, statement, table, columns, rows))
+
+
+def bound_statements(
+    dialect: Dialect,
+    statement: Any,
+    table: Table,
+    columns: tuple[str, ...],
+    rows: Sequence[tuple[Any, ...]],
+) -> BoundStatements:
+    """``statement`` (INSERT-like, built once: it is compiled once) for each of ``rows``
+    (converted already by :func:`bind_rows`), as the driver's SQL and parameters.
 
     On SQLite the rows go many to a statement, and as few statements as the parameter limit
     allows: the driver lets other threads run while SQLite executes a statement and must win
     the interpreter back after it. Another busy thread keeps it for up to the interpreter's
-    switch interval each time, while this one holds the database's only write slot."""
+    switch interval each time, while the writer holds the database's only write slot — which is
+    also why the parameters are laid out here, before the transaction, and not in it."""
     if not rows:
-        return
-    connection = uow.connection()
-    dialect = connection.dialect
+        return []
     sql, order = _sql(statement, table, columns, dialect)
-    if not dialect.positional:
-        connection.exec_driver_sql(sql, [dict(zip(columns, row, strict=True)) for row in rows])
-        return
+    if not dialect.positional:  # executemany, with named parameters
+        return [(sql, [dict(zip(columns, row, strict=True)) for row in rows])]
     # Parameters come in the table's column order; rows are given in ``columns`` order.
     pick: Callable[[tuple[Any, ...]], tuple[Any, ...]] = (
         _same if order == tuple(range(len(order))) else itemgetter(*order)
     )
+    statements: BoundStatements = []
     start = 0
     while start < len(rows):
         count = _rows_per_statement(len(rows) - start, len(columns))
-        connection.exec_driver_sql(
-            _many_rows_sql(sql, len(columns), count),
-            tuple(value for row in rows[start : start + count] for value in pick(row)),
+        statements.append(
+            (
+                _many_rows_sql(sql, len(columns), count),
+                tuple(value for row in rows[start : start + count] for value in pick(row)),
+            )
         )
         start += count
+    return statements
 
 
 def _same(row: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table, func, literal_column
+from sqlalchemy import Dialect, Table, func, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from corral.db.bulk import execute_many
+from corral.db.bulk import bind_rows, execute_bound
 
 
 def insert_ignoring_conflicts(uow: Session, table: Table, rows: Sequence[dict[str, Any]]) -> int:
@@ -70,13 +71,49 @@ def upsert_rollups(
     """
     if not rows:
         return
-    dialect = uow.get_bind().dialect.name
-    statement = _rollup_statement(table, dialect, key, add, least, greatest, keep_first, override)
-    ordered = sorted(rows, key=lambda row: tuple(row[k] for k in key))
-    columns = tuple(ordered[0])
-    execute_many(
-        uow, statement, table, columns, [tuple(row[c] for c in columns) for row in ordered]
+    dialect = uow.get_bind().dialect
+    statement = _rollup_statement(
+        table, dialect.name, key, add, least, greatest, keep_first, override
     )
+    columns, bound = bound_rollup_rows(dialect, table, rows, key)
+    execute_bound(uow, statement, table, columns, bound)
+
+
+def bound_rollup_rows(
+    dialect: Dialect, table: Table, rows: Sequence[dict[str, Any]], key: tuple[str, ...]
+) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+    """Rollup rows (dicts with the same keys) as the driver receives them, in key order, and
+    their columns: converted before a write transaction, for :func:`upsert_bound_rollups`."""
+    ordered = sorted(rows, key=lambda row: tuple(row[k] for k in key))
+    columns = tuple(ordered[0]) if ordered else ()
+    return columns, bind_rows(
+        dialect, table, columns, [tuple(row[c] for c in columns) for row in ordered]
+    )
+
+
+def upsert_bound_rollups(
+    uow: Session,
+    table: Table,
+    columns: tuple[str, ...],
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    key: tuple[str, ...],
+    add: tuple[str, ...] = (),
+    least: tuple[str, ...] = (),
+    greatest: tuple[str, ...] = (),
+    keep_first: tuple[str, ...] = (),
+    override: Callable[[Any, Any], dict[str, Any]] | None = None,
+) -> None:
+    """:func:`upsert_rollups` for rows :func:`bound_rollup_rows` converted already (those of
+    several batches may be joined: they are put in key order again)."""
+    if not rows:
+        return
+    dialect = uow.get_bind().dialect
+    statement = _rollup_statement(
+        table, dialect.name, key, add, least, greatest, keep_first, override
+    )
+    order = itemgetter(*(columns.index(k) for k in key))
+    execute_bound(uow, statement, table, columns, sorted(rows, key=order))
 
 
 @cache
