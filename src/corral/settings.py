@@ -55,6 +55,14 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body accepted, in bytes; larger ones get HTTP 413.",
     )
+    sqlite_write_process: bool = Field(
+        default=True,
+        description=(
+            "On SQLite, `corral serve` writes ingested spans from a process of its own, so that "
+            "the threads decoding the next exports do not slow the single writer down; `false` "
+            "writes them from the server process."
+        ),
+    )
     sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
         default="FULL",
         description=(

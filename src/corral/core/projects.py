@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import Update, and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -143,7 +143,12 @@ def delete_project(rt: Runtime, actor: Principal, name: str) -> None:
 
 def touch_project(uow: Session, project_id: int, now: datetime) -> None:
     """Record activity in a project (what "the most recent project" is ordered by)."""
-    uow.execute(
+    uow.execute(touch_statement(project_id, now))
+
+
+def touch_statement(project_id: int, now: datetime) -> Update:
+    """The statement of :func:`touch_project`, for writers that run statements themselves."""
+    return (
         update(ProjectRow)
         .where(
             ProjectRow.id == project_id,

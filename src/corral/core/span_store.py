@@ -22,13 +22,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Dialect, Table, and_, case, select
+from sqlalchemy import Dialect, Select, Table, and_, case, select
 from sqlalchemy.orm import Session
 
 from corral.core.group_commit import defer_before_commit, group_committer
 from corral.core.normalize import NormalizedSpan
 from corral.core.pricing import PriceBook, TokenUsage
-from corral.core.projects import touch_project
+from corral.core.projects import touch_project, touch_statement
 from corral.core.runtime import Runtime
 from corral.db.bulk import (
     BoundStatements,
@@ -38,7 +38,8 @@ from corral.db.bulk import (
     run_bound,
 )
 from corral.db.schema import AgentActivityRow, CostDailyRow, SessionRow, SpanRow, TraceRow
-from corral.db.upsert import bound_rollup_rows, upsert_bound_rollups
+from corral.db.upsert import bound_rollup_rows, rollup_statements
+from corral.db.write_process import ConditionalWrite, driver_statement, sorted_rows
 
 log = logging.getLogger("corral.spans")
 
@@ -80,19 +81,21 @@ class Rollups:
 
     @staticmethod
     def apply_all(uow: Session, batches: list[Rollups]) -> None:
-        """Fold the rollups of every batch of a transaction, one statement per table, in key
-        order (replicas then lock rollup rows in one global order: no deadlocks)."""
-        for name, upsert in (
-            ("traces", _upsert_traces),
-            ("sessions", _upsert_sessions),
-            ("costs", _upsert_costs),
-            ("agents", _upsert_agents),
-        ):
+        """Fold the rollups of every batch of a transaction (see :meth:`statements`)."""
+        run_bound(uow, Rollups.statements(uow.get_bind().dialect, batches))
+
+    @staticmethod
+    def statements(dialect: Dialect, batches: list[Rollups]) -> BoundStatements:
+        """The statements folding the rollups of every batch of a transaction: one per table,
+        in key order (replicas then lock rollup rows in one global order: no deadlocks)."""
+        statements: BoundStatements = []
+        for name, table, options in _ROLLUP_TABLES:
             parts = [getattr(batch, name) for batch in batches]
             rows = [row for _, part in parts for row in part]
             if rows:
                 columns = next(columns for columns, part in parts if part)
-                upsert(uow, columns, rows)
+                statements += rollup_statements(dialect, table, columns, rows, **options)
+        return statements
 
 
 SpanListener = Callable[[StoredBatch], None]
@@ -145,7 +148,14 @@ def record_spans(
             _plan_batch(uow, project_id, spans, default_agent=default_agent, received=received)
             for project_id, spans in work
         ]
-    stored = group_committer(rt, durable=durable).run(write)
+    stored: list[StoredBatch] | None = None
+    if along is None and plans:
+        # On SQLite with a write process (corral serve), the plans are written from there.
+        written = rt.db.conditional_write(_conditional_write(rt.db.engine.dialect, plans, durable))
+        if written:
+            stored = [_stored_batch(plan) for plan in plans]
+    if stored is None:
+        stored = group_committer(rt, durable=durable).run(write)
     for batch in stored:
         if not batch.spans:
             continue
@@ -221,6 +231,38 @@ def _fill_plan(plan: _Plan, dialect: Dialect) -> None:
     plan.rollups = Rollups.of(dialect, plan.project_id, fresh) if fresh else None
 
 
+def _conditional_write(dialect: Dialect, plans: list[_Plan], durable: bool) -> ConditionalWrite:
+    """The plans as one write that commits only if what they were planned from still holds."""
+    request = ConditionalWrite(durable=durable)
+    for plan in plans:
+        for chunk in _chunks(sorted({s.trace_id for s in plan.spans}), 500):
+            sql, parameters = driver_statement(dialect, _traces_query(plan.project_id, chunk))
+            rows = sorted_rows((t, *plan.known[t]) for t in chunk if t in plan.known)
+            request.expected.append((sql, parameters, rows))
+        for chunk in _chunks(sorted(plan.known), 500):
+            sql, parameters = driver_statement(dialect, _spans_query(plan.project_id, chunk))
+            traces = set(chunk)
+            rows = sorted_rows(ids for ids in plan.stored if ids[0] in traces)
+            request.expected.append((sql, parameters, rows))
+        if plan.fresh:
+            request.statements.extend(plan.inserts)
+            request.statements.append(
+                driver_statement(dialect, touch_statement(plan.project_id, plan.received_at))
+            )
+    request.statements.extend(
+        Rollups.statements(dialect, [plan.rollups for plan in plans if plan.rollups])
+    )
+    return request
+
+
+def _stored_batch(plan: _Plan) -> StoredBatch:
+    return StoredBatch(
+        project_id=plan.project_id,
+        spans=plan.fresh,
+        duplicates=len(plan.spans) - len(plan.fresh),
+    )
+
+
 def _write_planned(uow: Session, plan: _Plan, rollups: list[Rollups]) -> StoredBatch:
     """Write a planned batch inside the caller's unit of work, planning it again first if what
     is stored changed since (spans already stored — an exporter's retry — are skipped and not
@@ -234,11 +276,7 @@ def _write_planned(uow: Session, plan: _Plan, rollups: list[Rollups]) -> StoredB
             span.session_id, span.user_id, span.agent_name = session_id, user_id, agent_name
         plan.known, plan.stored = known, stored
         _fill_plan(plan, uow.get_bind().dialect)
-    batch = StoredBatch(
-        project_id=plan.project_id,
-        spans=plan.fresh,
-        duplicates=len(plan.spans) - len(plan.fresh),
-    )
+    batch = _stored_batch(plan)
     if plan.fresh:
         run_bound(uow, plan.inserts)
         touch_project(uow, plan.project_id, plan.received_at)
@@ -260,13 +298,23 @@ def _stored_traces(
     trace_ids = sorted({s.trace_id for s in spans})
     known: dict[str, _TraceFields] = {}
     for chunk in _chunks(trace_ids, 500):
-        for row in uow.execute(
-            select(
-                TraceRow.trace_id, TraceRow.session_id, TraceRow.user_id, TraceRow.agent_name
-            ).where(TraceRow.project_id == project_id, TraceRow.trace_id.in_(chunk))
-        ):
+        for row in uow.execute(_traces_query(project_id, chunk)):
             known[row[0]] = (row[1], row[2], row[3])
     return known
+
+
+def _traces_query(
+    project_id: int, trace_ids: Sequence[str]
+) -> Select[str, str | None, str | None, str | None]:
+    return select(
+        TraceRow.trace_id, TraceRow.session_id, TraceRow.user_id, TraceRow.agent_name
+    ).where(TraceRow.project_id == project_id, TraceRow.trace_id.in_(trace_ids))
+
+
+def _spans_query(project_id: int, trace_ids: Sequence[str]) -> Select[str, str]:
+    return select(SpanRow.trace_id, SpanRow.span_id).where(
+        SpanRow.project_id == project_id, SpanRow.trace_id.in_(trace_ids)
+    )
 
 
 def _stored_span_ids(
@@ -275,14 +323,7 @@ def _stored_span_ids(
     """The (trace, span) ids stored of the traces already stored (``known``)."""
     stored: set[tuple[str, str]] = set()
     for chunk in _chunks(sorted(known), 500):
-        stored.update(
-            (row[0], row[1])
-            for row in uow.execute(
-                select(SpanRow.trace_id, SpanRow.span_id).where(
-                    SpanRow.project_id == project_id, SpanRow.trace_id.in_(chunk)
-                )
-            )
-        )
+        stored.update((row[0], row[1]) for row in uow.execute(_spans_query(project_id, chunk)))
     return stored
 
 
@@ -501,21 +542,6 @@ def _trace_rows(project_id: int, spans: list[NormalizedSpan]) -> list[dict[str, 
 _TRACE_KEY = ("project_id", "trace_id")
 
 
-def _upsert_traces(uow: Session, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    upsert_bound_rollups(
-        uow,
-        _TRACES,
-        columns,
-        rows,
-        key=_TRACE_KEY,
-        add=_COUNTERS,
-        least=("start_time",),
-        greatest=("end_time",),
-        keep_first=("session_id", "user_id"),
-        override=_root_wins,
-    )
-
-
 def _root_wins(table: Any, excluded: Any) -> dict[str, Any]:
     """When a trace's root span arrives, its name and agent become the trace's."""
     arrived = excluded.root_span_id.is_not(None)
@@ -527,6 +553,16 @@ def _root_wins(table: Any, excluded: Any) -> dict[str, Any]:
             else_=table.c.agent_name,
         ),
     }
+
+
+_TRACE_OPTIONS: dict[str, Any] = {
+    "key": _TRACE_KEY,
+    "add": _COUNTERS,
+    "least": ("start_time",),
+    "greatest": ("end_time",),
+    "keep_first": ("session_id", "user_id"),
+    "override": _root_wins,
+}
 
 
 def _session_rows(project_id: int, spans: list[NormalizedSpan]) -> list[dict[str, Any]]:
@@ -598,10 +634,7 @@ def _cost_rows(project_id: int, spans: list[NormalizedSpan]) -> list[dict[str, A
 
 
 _COST_KEY = ("project_id", "day", "agent", "user_id", "model", "provider")
-
-
-def _upsert_costs(uow: Session, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    upsert_bound_rollups(uow, _COSTS, columns, rows, key=_COST_KEY, add=_COST_COUNTERS)
+_COST_OPTIONS: dict[str, Any] = {"key": _COST_KEY, "add": _COST_COUNTERS}
 
 
 def _agent_rows(project_id: int, spans: list[NormalizedSpan]) -> list[dict[str, Any]]:
@@ -619,36 +652,22 @@ def _agent_rows(project_id: int, spans: list[NormalizedSpan]) -> list[dict[str, 
 
 
 _AGENT_KEY = ("project_id", "agent_name")
-
-
-def _upsert_agents(uow: Session, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    upsert_bound_rollups(
-        uow,
-        _AGENTS,
-        columns,
-        rows,
-        key=_AGENT_KEY,
-        add=("span_count",),
-        least=("first_seen",),
-        greatest=("last_seen",),
-    )
+_AGENT_OPTIONS: dict[str, Any] = {
+    "key": _AGENT_KEY,
+    "add": ("span_count",),
+    "least": ("first_seen",),
+    "greatest": ("last_seen",),
+}
 
 
 _SESSION_KEY = ("project_id", "session_id")
-
-
-def _upsert_sessions(uow: Session, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    upsert_bound_rollups(
-        uow,
-        _SESSIONS,
-        columns,
-        rows,
-        key=_SESSION_KEY,
-        add=_COUNTERS,
-        least=("first_seen",),
-        greatest=("last_seen",),
-        keep_first=("agent_name", "user_id"),
-    )
+_SESSION_OPTIONS: dict[str, Any] = {
+    "key": _SESSION_KEY,
+    "add": _COUNTERS,
+    "least": ("first_seen",),
+    "greatest": ("last_seen",),
+    "keep_first": ("agent_name", "user_id"),
+}
 
 
 def _group(
@@ -663,3 +682,12 @@ def _group(
 def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+_ROLLUP_TABLES: tuple[tuple[str, Table, dict[str, Any]], ...] = (
+    ("traces", _TRACES, _TRACE_OPTIONS),
+    ("sessions", _SESSIONS, _SESSION_OPTIONS),
+    ("costs", _COSTS, _COST_OPTIONS),
+    ("agents", _AGENTS, _AGENT_OPTIONS),
+)
+"""Each rollup table: the Rollups field holding its rows, and how rows fold into it."""

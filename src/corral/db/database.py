@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Literal
@@ -16,7 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from corral.db.checkpoints import WalCheckpointer
 from corral.db.types import dump_json, load_json
+from corral.db.write_process import ConditionalWrite, WriteProcess
 from corral.errors import InvalidRequest, ServiceUnavailable
+
+log = logging.getLogger("corral.db")
 
 Dialect = Literal["sqlite", "postgresql"]
 
@@ -109,6 +114,8 @@ class Database:
         self.dialect: Dialect = "sqlite" if backend == "sqlite" else "postgresql"
         self._file_lock: _FileLock | None = None
         self._checkpointer: WalCheckpointer | None = None
+        self._write_process: WriteProcess | None = None
+        self._synchronous = sqlite_synchronous
         self._slot_waiters = 0
         self._waiters_lock = threading.Lock()
         if self.dialect == "sqlite":
@@ -191,8 +198,35 @@ class Database:
     @property
     def writers_waiting(self) -> bool:
         """Whether a thread of this process waits for the write slot (SQLite: held by another
-        thread, or by another process on the same file)."""
-        return self._slot_waiters > 0
+        thread, or by another process on the same file), or for the write process."""
+        process = self._write_process
+        return self._slot_waiters > 0 or (process is not None and process.pending > 0)
+
+    def start_write_process(self) -> None:
+        """Run :meth:`conditional_write` in a process of its own (SQLite files; see
+        :mod:`corral.db.write_process`). Stopped by :meth:`dispose`."""
+        if self._file_lock is None or self._write_process is not None:
+            return
+        database = str(Path(self.url.database or "").expanduser())
+        process = WriteProcess(database, str(self._file_lock.path), synchronous=self._synchronous)
+        process.start()
+        self._write_process = process
+
+    def conditional_write(self, request: ConditionalWrite) -> bool | None:
+        """Commit ``request`` in the write process: True when written, False when what it
+        expected changed (nothing written), None when there is no write process to do it (none
+        runs, or it just died: the caller writes itself, checking what is stored anew)."""
+        process = self._write_process
+        if process is None:
+            return None
+        try:
+            written = process.write(request)
+        except BrokenProcessPool:
+            log.warning("the SQLite write process stopped; a new one starts with the next write")
+            return None
+        if written and self._checkpointer is not None:
+            self._checkpointer.after_write()
+        return written
 
     @contextmanager
     def _write_slot(self) -> Iterator[None]:
@@ -224,6 +258,9 @@ class Database:
         return 0 if self._checkpointer is not None else DEFAULT_AUTOCHECKPOINT
 
     def dispose(self) -> None:
+        if self._write_process is not None:
+            self._write_process.stop()
+            self._write_process = None
         if self._checkpointer is not None:
             self._checkpointer.stop()
             self._checkpointer = None
@@ -265,13 +302,13 @@ class _FileLock:
     reopened in a forked child, whose inherited descriptor would share the parent's lock."""
 
     def __init__(self, path: Path) -> None:
-        self._path = path
+        self.path = path
         self._handle: Any = None
         self._pid = 0
 
     def __enter__(self) -> None:
         if self._handle is None or self._pid != os.getpid():
-            self._handle = self._path.open("a")
+            self._handle = self.path.open("a")
             self._pid = os.getpid()
         fcntl.flock(self._handle, fcntl.LOCK_EX)
 

@@ -11,7 +11,7 @@ from sqlalchemy import Dialect, Table, func, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from corral.db.bulk import bind_rows, execute_bound
+from corral.db.bulk import BoundStatements, bind_rows, bound_statements
 
 
 def insert_ignoring_conflicts(uow: Session, table: Table, rows: Sequence[dict[str, Any]]) -> int:
@@ -49,41 +49,11 @@ def insert_many_ignoring_conflicts(
     uow.execute(module.insert(table).on_conflict_do_nothing(), list(rows))
 
 
-def upsert_rollups(
-    uow: Session,
-    table: Table,
-    rows: Sequence[dict[str, Any]],
-    *,
-    key: tuple[str, ...],
-    add: tuple[str, ...] = (),
-    least: tuple[str, ...] = (),
-    greatest: tuple[str, ...] = (),
-    keep_first: tuple[str, ...] = (),
-    override: Callable[[Any, Any], dict[str, Any]] | None = None,
-) -> None:
-    """Insert rollup rows, or fold them into the rows already there, in one statement.
-
-    On a key collision: ``add`` columns are summed, ``least`` / ``greatest`` keep the smaller /
-    larger value, ``keep_first`` keeps the stored value unless it is NULL, and ``override(table,
-    excluded)`` returns any other assignments (pass a module-level function: the statement is
-    built once per combination). Rows are sorted by key so that concurrent batches lock them in
-    the same order (no deadlocks on PostgreSQL).
-    """
-    if not rows:
-        return
-    dialect = uow.get_bind().dialect
-    statement = _rollup_statement(
-        table, dialect.name, key, add, least, greatest, keep_first, override
-    )
-    columns, bound = bound_rollup_rows(dialect, table, rows, key)
-    execute_bound(uow, statement, table, columns, bound)
-
-
 def bound_rollup_rows(
     dialect: Dialect, table: Table, rows: Sequence[dict[str, Any]], key: tuple[str, ...]
 ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
     """Rollup rows (dicts with the same keys) as the driver receives them, in key order, and
-    their columns: converted before a write transaction, for :func:`upsert_bound_rollups`."""
+    their columns: converted before a write transaction, for :func:`rollup_statements`."""
     ordered = sorted(rows, key=lambda row: tuple(row[k] for k in key))
     columns = tuple(ordered[0]) if ordered else ()
     return columns, bind_rows(
@@ -91,8 +61,8 @@ def bound_rollup_rows(
     )
 
 
-def upsert_bound_rollups(
-    uow: Session,
+def rollup_statements(
+    dialect: Dialect,
     table: Table,
     columns: tuple[str, ...],
     rows: Sequence[tuple[Any, ...]],
@@ -103,17 +73,23 @@ def upsert_bound_rollups(
     greatest: tuple[str, ...] = (),
     keep_first: tuple[str, ...] = (),
     override: Callable[[Any, Any], dict[str, Any]] | None = None,
-) -> None:
-    """:func:`upsert_rollups` for rows :func:`bound_rollup_rows` converted already (those of
-    several batches may be joined: they are put in key order again)."""
+) -> BoundStatements:
+    """Statements that insert rollup rows, or fold them into the rows already there.
+
+    ``rows`` are converted already (:func:`bound_rollup_rows`); those of several batches may be
+    joined. On a key collision: ``add`` columns are summed, ``least`` / ``greatest`` keep the
+    smaller / larger value, ``keep_first`` keeps the stored value unless it is NULL, and
+    ``override(table, excluded)`` returns any other assignments (pass a module-level function:
+    the statement is built once per combination). Rows go in key order so that concurrent
+    batches lock them in the same order (no deadlocks on PostgreSQL).
+    """
     if not rows:
-        return
-    dialect = uow.get_bind().dialect
+        return []
     statement = _rollup_statement(
         table, dialect.name, key, add, least, greatest, keep_first, override
     )
     order = itemgetter(*(columns.index(k) for k in key))
-    execute_bound(uow, statement, table, columns, sorted(rows, key=order))
+    return bound_statements(dialect, statement, table, columns, sorted(rows, key=order))
 
 
 @cache

@@ -48,13 +48,16 @@ def create_app(
     runtime: Runtime | None = None,
     clock: Clock | None = None,
     freeze_heap: bool = False,
+    write_process: bool = False,
 ) -> FastAPI:
     """Build the Corral ASGI app.
 
     Pass ``runtime`` to share a database and clock with the caller (tests, the CLI); otherwise
     one is built from ``settings`` (or the environment) when the app starts. ``freeze_heap``
     (what ``corral serve`` does) hides the start-up heap from the garbage collector once the app
-    has started: see :mod:`corral.server.heap`.
+    has started: see :mod:`corral.server.heap`. ``write_process`` (``corral serve`` on SQLite,
+    unless ``CORRAL_SQLITE_WRITE_PROCESS=false``) writes ingested spans from a process of their
+    own: see :mod:`corral.db.write_process`.
     """
     settings = runtime.settings if runtime is not None else (settings or Settings())
 
@@ -70,6 +73,8 @@ def create_app(
                 admin_key,
             )
         rt.db.start_background_checkpoints()
+        if write_process:
+            await run_in_threadpool(rt.db.start_write_process)
         detection = start_detection(rt)
         recorder = start_recorder(rt)
         jobs = JobRunner(rt, background_jobs(settings) if settings.jobs_enabled else [])
@@ -124,4 +129,5 @@ def create_app(
 
 def create_app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` and worker processes: settings from the environment."""
-    return create_app(Settings(), freeze_heap=True)
+    settings = Settings()
+    return create_app(settings, freeze_heap=True, write_process=settings.sqlite_write_process)

@@ -1,0 +1,208 @@
+"""Conditional writes to a SQLite file from a process of their own.
+
+SQLite has one write slot, and under a heavy ingest load the thread holding it sets the pace. In
+the server process that thread shares the interpreter lock with the threads decoding the next
+exports: it lets the lock go for every statement SQLite runs and must win it back afterwards,
+waiting behind them each time. Measured here, one busy thread beside it made a batch insert take
+three times as long; two, six times. A process that runs nothing but the writes never waits so.
+
+What it runs is a :class:`ConditionalWrite`: queries with the rows they are expected to return,
+then statements. The caller works everything out beforehand from what it read; if every query
+still returns what it read, the statements run and commit, otherwise nothing is written and
+the caller plans again with what is stored now. The process takes the same file lock as the
+server's own writers (see :class:`corral.db.database.Database`), so they exclude each other.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import sqlite3
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Dialect
+
+log = logging.getLogger("corral.db")
+
+Rows = tuple[tuple[Any, ...], ...]
+
+
+@dataclass(frozen=True)
+class ConditionalWrite:
+    """Statements to commit only if each query still returns its expected rows (in any order).
+
+    Queries and statements are in the driver's SQL with its parameters (see
+    :func:`driver_statement` and :func:`corral.db.bulk.bound_statements`)."""
+
+    expected: list[tuple[str, Any, Rows]] = field(default_factory=list)
+    statements: list[tuple[str, Any]] = field(default_factory=list)
+    durable: bool = True
+
+
+def driver_statement(dialect: Dialect, statement: Any) -> tuple[str, Any]:
+    """A Core statement with its bound values, as the driver's SQL and parameters, each value
+    converted by its column type (timestamps, JSON). Values of expanded ``IN`` lists go as they
+    are: the ids and names they hold need no conversion."""
+    compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    values = compiled.construct_params()
+    types = {name: bind.type for bind, name in compiled.bind_names.items()}
+
+    def bound(name: str) -> Any:
+        value = values[name]
+        kind = types.get(name)
+        process = kind.dialect_impl(dialect).bind_processor(dialect) if kind is not None else None
+        return process(value) if process is not None and value is not None else value
+
+    if dialect.positional:
+        return str(compiled), tuple(bound(name) for name in compiled.positiontup or ())
+    return str(compiled), {name: bound(name) for name in values}
+
+
+def sorted_rows(rows: Any) -> Rows:
+    """Rows as :class:`ConditionalWrite` compares them."""
+    return tuple(sorted(tuple(row) for row in rows))
+
+
+class WriteProcess:
+    """The process writing to the SQLite file at ``path``, and the way to it.
+
+    :meth:`write` blocks the calling thread until the write committed (True) or was refused
+    because what was read changed (False). Should the process die, the write fails with
+    :class:`BrokenProcessPool`; the next one starts a new process."""
+
+    def __init__(self, path: str, lock_path: str, *, synchronous: str) -> None:
+        self._args = (path, lock_path, synchronous)
+        self._executor: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._pending = 0
+
+    @property
+    def pending(self) -> int:
+        """Writes submitted and not answered yet."""
+        return self._pending
+
+    def start(self) -> None:
+        """Start the process now (it takes a moment to import), not on the first write."""
+        self._submit(_ping).result()
+
+    def write(self, request: ConditionalWrite) -> bool:
+        with self._lock:
+            self._pending += 1
+        try:
+            return bool(self._submit(_write, request).result())
+        finally:
+            with self._lock:
+                self._pending -= 1
+
+    def stop(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=False)
+
+    def _submit(self, function: Any, *args: Any) -> Future[Any]:
+        with self._lock:
+            if self._executor is None:
+                # Spawned, not forked: the server has threads, and a fork would copy their locks.
+                self._executor = ProcessPoolExecutor(
+                    max_workers=1,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_open,
+                    initargs=self._args,
+                )
+            executor = self._executor
+        try:
+            future = executor.submit(function, *args)
+        except BrokenProcessPool:
+            self._forget(executor)
+            raise
+        future.add_done_callback(lambda done: self._forget_if_broken(executor, done))
+        return future
+
+    def _forget_if_broken(self, executor: ProcessPoolExecutor, done: Future[Any]) -> None:
+        if not done.cancelled() and isinstance(done.exception(), BrokenProcessPool):
+            self._forget(executor)
+
+    def _forget(self, executor: ProcessPoolExecutor) -> None:
+        """Drop a broken pool: the next write starts a new process."""
+        with self._lock:
+            if self._executor is executor:
+                self._executor = None
+        executor.shutdown(wait=False)
+
+
+# --- in the write process --------------------------------------------------------------------
+
+_connection: sqlite3.Connection | None = None
+_lock_file: Any = None
+
+
+def _open(path: str, lock_path: str, synchronous: str) -> None:
+    global _connection, _lock_file
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
+    connection = sqlite3.connect(path, isolation_level=None, cached_statements=512)
+    for pragma in (
+        "journal_mode=WAL",
+        "busy_timeout=30000",
+        "foreign_keys=ON",
+        f"synchronous={synchronous}",
+        "temp_store=MEMORY",
+        "cache_size=-65536",
+        # The server process checkpoints the log from a thread of its own.
+        "wal_autocheckpoint=0",
+    ):
+        connection.execute(f"PRAGMA {pragma}")
+    _connection = connection
+    _lock_file = open(lock_path, "a")  # noqa: SIM115 - held for the life of the process
+    _synchronous[:] = [synchronous, synchronous]
+
+
+_synchronous = ["FULL", "FULL"]
+"""The setting for durable writes, and the one the connection has now."""
+
+
+def _exit_with(parent: int) -> None:
+    """Exit when the server process does, however it ends (killed, it cannot say so): a write
+    under way is rolled back, and was not acknowledged."""
+    multiprocessing.connection.wait([parent])
+    os._exit(0)
+
+
+def _ping() -> bool:
+    return True
+
+
+def _write(request: ConditionalWrite) -> bool:
+    connection = _connection
+    assert connection is not None
+    wanted = _synchronous[0] if request.durable else "NORMAL"
+    fcntl.flock(_lock_file, fcntl.LOCK_EX)
+    try:
+        if _synchronous[1] != wanted:
+            connection.execute(f"PRAGMA synchronous={wanted}")
+            _synchronous[1] = wanted
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, parameters, rows in request.expected:
+                if sorted_rows(connection.execute(sql, parameters)) != rows:
+                    connection.execute("ROLLBACK")
+                    return False
+            for sql, parameters in request.statements:
+                connection.execute(sql, parameters)
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+        return True
+    finally:
+        fcntl.flock(_lock_file, fcntl.LOCK_UN)

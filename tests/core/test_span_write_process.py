@@ -1,0 +1,131 @@
+"""Span batches written from the SQLite write process: the same rows and rollups as written by the
+server process, retries and concurrent writers included, and a write refused when what it was
+planned from changed meanwhile."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import signal
+
+import pytest
+from sqlalchemy import func, select
+
+from corral.core.runtime import Runtime
+from corral.core.span_store import record_spans
+from corral.db.schema import ProjectRow, SessionRow, SpanRow, TraceRow
+from corral.db.write_process import ConditionalWrite
+from corral.settings import Settings
+from tests.core.test_span_store import BATCHES, START, batch
+
+
+@pytest.fixture
+def writing(runtime: Runtime) -> Runtime:
+    runtime.db.start_write_process()  # stopped with the runtime's database
+    return runtime
+
+
+def _project(rt: Runtime) -> int:
+    with rt.db.write() as uow:
+        project = ProjectRow(name="p", description="", created_at=START, last_active_at=START)
+        uow.add(project)
+        uow.flush()
+        return project.id
+
+
+def _totals(rt: Runtime) -> tuple[int | None, ...]:
+    with rt.db.read() as uow:
+        return (
+            uow.scalar(select(func.count()).select_from(SpanRow)),
+            uow.scalar(select(func.sum(TraceRow.span_count))),
+            uow.scalar(select(func.count()).select_from(TraceRow)),
+            uow.scalar(select(func.sum(SessionRow.span_count))),
+            uow.scalar(select(func.sum(SessionRow.llm_calls))),
+        )
+
+
+def test_postgresql_has_no_write_process(writing: Runtime) -> None:
+    if writing.db.dialect == "sqlite":
+        assert writing.db.conditional_write(ConditionalWrite()) is True
+    else:  # concurrent writers already: the server process writes itself
+        assert writing.db.conditional_write(ConditionalWrite()) is None
+
+
+def test_batches_from_the_write_process_keep_exact_rollups(
+    writing: Runtime, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project_id = _project(writing)
+    # A second runtime with a write process of its own, as a second worker process would be.
+    other = Runtime.from_settings(settings)
+    other.db.start_write_process()
+    conditional: list[bool | None] = []
+    real = type(writing.db).conditional_write
+
+    def counted(db: object, request: ConditionalWrite) -> bool | None:
+        written = real(db, request)  # type: ignore[arg-type]
+        conditional.append(written)
+        return written
+
+    monkeypatch.setattr(type(writing.db), "conditional_write", counted)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            list(
+                pool.map(
+                    lambda n: record_spans((writing, other)[n % 2], [(project_id, batch(n))]),
+                    range(BATCHES),
+                )
+            )
+        retried = [record_spans(writing, [(project_id, batch(n))])[0] for n in range(BATCHES)]
+    finally:
+        other.db.dispose()
+    assert _totals(writing) == (
+        BATCHES * 30,
+        BATCHES * 30,
+        BATCHES * 10,
+        BATCHES * 30,
+        BATCHES * 20,
+    )
+    assert all(stored.spans == [] and stored.duplicates == 30 for stored in retried)
+    if writing.db.dialect == "sqlite":
+        assert None not in conditional
+        assert conditional.count(True) >= BATCHES
+    else:
+        assert set(conditional) == {None}
+
+
+def test_a_write_planned_from_what_changed_meanwhile_is_planned_again(
+    writing: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project_id = _project(writing)
+    first, second = batch(1)[:15], batch(1)[15:]  # one export's traces, in two exports
+    real = type(writing.db).conditional_write
+    answers: list[bool | None] = []
+
+    def concurrent_export(db: object, request: ConditionalWrite) -> bool | None:
+        # Another request stores the same traces between this one's plan and its write.
+        monkeypatch.setattr(type(writing.db), "conditional_write", real)
+        record_spans(writing, [(project_id, first)])
+        answers.append(real(db, request))  # type: ignore[arg-type]
+        return answers[-1]
+
+    monkeypatch.setattr(type(writing.db), "conditional_write", concurrent_export)
+    (stored,) = record_spans(writing, [(project_id, first + second)])
+    assert (len(stored.spans), stored.duplicates) == (15, 15)
+    assert _totals(writing)[:3] == (30, 30, 10)
+    if writing.db.dialect == "sqlite":
+        assert answers == [False]  # refused, then written by the server process
+
+
+def test_a_write_process_that_dies_is_replaced(writing: Runtime) -> None:
+    if writing.db.dialect != "sqlite":
+        assert writing.db.conditional_write(ConditionalWrite()) is None
+        return
+    project_id = _project(writing)
+    process = writing.db._write_process
+    assert process is not None
+    first = process._submit(os.getpid).result()
+    os.kill(first, signal.SIGKILL)
+    record_spans(writing, [(project_id, batch(1))])  # written by the server process meanwhile
+    record_spans(writing, [(project_id, batch(2))])  # and by a new write process
+    assert _totals(writing)[:3] == (60, 60, 20)
+    assert process._submit(os.getpid).result() != first
