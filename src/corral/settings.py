@@ -269,7 +269,7 @@ class Settings(BaseSettings):
         ),
     )
     detection_share_under_load: float = Field(
-        default=0.2,
+        default=0.1,
         gt=0,
         le=1,
         description=(

@@ -152,10 +152,13 @@ def index_pending(uow: Session, batch: int) -> int:
     if uow.get_bind().dialect.name != "sqlite":
         return 0
     through = uow.execute(select(_STATE.c.indexed_through)).scalar_one()
-    ids = uow.scalars(
-        select(SpanRow.id).where(SpanRow.id > through).order_by(SpanRow.id).limit(batch)
-    ).all()
-    if not ids:
+    # The batch's last id and size in one row: fetching the ids themselves cost more than
+    # indexing them.
+    following = (
+        select(SpanRow.id).where(SpanRow.id > through).order_by(SpanRow.id).limit(batch).subquery()
+    )
+    upto, count = uow.execute(select(func.max(following.c.id), func.count())).one()
+    if not count:
         return 0
     uow.execute(
         text(
@@ -163,10 +166,10 @@ def index_pending(uow: Session, batch: int) -> int:
             "SELECT id, input_text, output_text, tool_arguments, tool_result FROM spans "
             "WHERE id > :through AND id <= :upto"
         ),
-        {"through": through, "upto": ids[-1]},
+        {"through": through, "upto": upto},
     )
-    uow.execute(_STATE.update().values(indexed_through=ids[-1]))
-    return len(ids)
+    uow.execute(_STATE.update().values(indexed_through=upto))
+    return int(count)
 
 
 def _escape_like(text: str) -> str:
