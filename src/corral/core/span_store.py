@@ -298,7 +298,7 @@ def _stored_traces(
     trace_ids = sorted({s.trace_id for s in spans})
     known: dict[str, _TraceFields] = {}
     for chunk in _chunks(trace_ids, 500):
-        for row in uow.execute(_traces_query(project_id, chunk)):
+        for row in uow.connection().execute(_traces_query(project_id, chunk)):
             known[row[0]] = (row[1], row[2], row[3])
     return known
 
@@ -323,7 +323,9 @@ def _stored_span_ids(
     """The (trace, span) ids stored of the traces already stored (``known``)."""
     stored: set[tuple[str, str]] = set()
     for chunk in _chunks(sorted(known), 500):
-        stored.update((row[0], row[1]) for row in uow.execute(_spans_query(project_id, chunk)))
+        stored.update(
+            (row[0], row[1]) for row in uow.connection().execute(_spans_query(project_id, chunk))
+        )
     return stored
 
 
