@@ -24,6 +24,7 @@ from corral.server.api import build_public_router, build_v1_router
 from corral.server.console import console_error, install_console
 from corral.server.deps import refuse_nul_in_url
 from corral.server.errors import install_error_handlers
+from corral.server.gateway import upstream_of
 from corral.server.heap import freeze_startup_heap
 from corral.server.mcp import mount_mcp
 from corral.server.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
@@ -79,6 +80,7 @@ def create_app(
             async with mcp_running():
                 yield
         finally:
+            await upstream_of(app.state).close()
             jobs.stop()
             if recorder is not None:  # before detection: its spans are judged as they commit
                 await run_in_threadpool(recorder.stop)

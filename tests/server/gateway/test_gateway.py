@@ -7,6 +7,8 @@ import json
 import openai
 import pytest
 
+from corral.testing.fake_llm import FakeResponse
+from tests.live import free_port
 from tests.server.gateway.harness import Setup, spans
 
 
@@ -168,6 +170,32 @@ def test_upstream_errors_pass_through_and_release(setup: Setup) -> None:
     assert err.value.status_code == 503
     [usage] = setup.admin.budgets.usage(setup.admin.budgets.list()[0].id)
     assert (usage.spent, usage.reserved) == (0.0, 0.0)
+
+
+def test_unreachable_and_slow_providers_are_told_apart_and_release(setup: Setup) -> None:
+    budget = setup.admin.budgets.create("b", scope="agent", subject="support", limit=5)
+    setup.admin.providers.add(
+        "gone", kind="openai", base_url=f"http://127.0.0.1:{free_port()}/v1", models=["gone-*"]
+    )
+    setup.admin.providers.add(
+        "slow", kind="openai", base_url=f"{setup.fake_url}/v1", models=["slow-*"]
+    )
+    setup.admin.providers.update("slow", timeout_seconds=0.2)
+    setup.fake.queue.append(FakeResponse(content="late", latency_ms=2000))
+    client = setup.openai()
+    with pytest.raises(openai.APIStatusError) as gone:
+        client.chat.completions.create(model="gone-1", messages=[{"role": "user", "content": "x"}])
+    with pytest.raises(openai.APIStatusError) as slow:
+        client.chat.completions.create(model="slow-1", messages=[{"role": "user", "content": "x"}])
+    assert (gone.value.status_code, slow.value.status_code) == (502, 504)
+    assert isinstance(gone.value.body, dict)
+    assert isinstance(slow.value.body, dict)
+    assert (gone.value.body["code"], slow.value.body["code"]) == (
+        "upstream_unreachable",
+        "upstream_timeout",
+    )
+    [usage] = setup.admin.budgets.usage(budget.id)
+    assert (usage.spent, usage.reserved) == (0.0, 0.0)  # both holds released
 
 
 def test_unknown_model_and_missing_project_are_clear(setup: Setup, admin_key: str) -> None:
