@@ -4,28 +4,27 @@ Enforcement is check-and-hold in one transaction: every budget that applies to a
 counter rows for the current window locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite has one
 writer at a time), the worst-case amount is checked against what is spent and already held, and
 held. Concurrent calls therefore see each other's holds, and no number of replicas can overshoot a
-limit — the failure LiteLLM's check-then-record design had. When a call ends its hold is replaced
-by the real amount (settle) or dropped (release); holds of calls that never reported back expire
-and count as spent, since the provider may have charged for them.
+limit — the failure LiteLLM's check-then-record design had (the hold itself:
+:mod:`corral.core.budget_holds`). When a call ends its hold is replaced by the real amount
+(settle) or dropped (release); holds of calls that never reported back expire and count as spent,
+since the provider may have charged for them.
 
 Amounts are integers: nano-dollars for ``usd`` budgets, tokens for ``tokens`` budgets.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from corral.core.access import Principal, authorize, resolve_project
 from corral.core.alerts import raise_alert
 from corral.core.audit import record_audit
-from corral.core.budget_windows import bucket_start, resets_at, window_buckets
+from corral.core.budget_windows import resets_at, window_buckets
 from corral.core.group_commit import defer_before_commit
 from corral.core.runtime import Runtime
 from corral.db.schema import (
@@ -141,89 +140,24 @@ def applicable_budgets(
     here; they must be in id order.
     """
     rows = project_budgets(uow, context.project_id) if candidates is None else candidates
-    return [(row, key) for row in rows if (key := _subject_key(row, context)) is not None]
+    return applying_budgets(context, rows)
 
 
-# --- counters -------------------------------------------------------------------------------
+def applying_budgets(
+    context: CallContext, candidates: Sequence[BudgetRow]
+) -> list[tuple[BudgetRow, str]]:
+    """Those of ``candidates`` (a project's budgets, in id order) that apply to the call, with
+    the counter each charges."""
+    return [(row, key) for row in candidates if (key := _subject_key(row, context)) is not None]
 
 
-_COUNTERS: Table = BudgetCounterRow.__table__  # type: ignore[assignment]
-_RESERVATIONS: Table = BudgetReservationRow.__table__  # type: ignore[assignment]
+# --- refusals -------------------------------------------------------------------------------
 
 
-# The hold's statements, built once: built anew on each call, SQLAlchemy would also compute
-# each one's cache key anew, a large part of the hold's CPU time.
-_WINDOW_COUNTERS = (
-    select(_COUNTERS.c.id, _COUNTERS.c.bucket_start, _COUNTERS.c.spent, _COUNTERS.c.reserved)
-    .where(
-        _COUNTERS.c.budget_id == bindparam("w_budget"),
-        _COUNTERS.c.subject_key == bindparam("w_key"),
-        _COUNTERS.c.bucket_start >= bindparam("w_first"),
-        _COUNTERS.c.bucket_start <= bindparam("w_last"),
-    )
-    .order_by(_COUNTERS.c.bucket_start)
-    .with_for_update()
-)
-_HOLD_ON_COUNTER = (
-    update(_COUNTERS)
-    .where(_COUNTERS.c.id == bindparam("h_counter"))
-    .values(reserved=_COUNTERS.c.reserved + bindparam("h_amount"))
-)
-_INSERT_RESERVATION = insert(_RESERVATIONS)
-
-
-@dataclass(frozen=True)
-class _Window:
-    """A subject's counters of one budget's current window, locked: the current bucket's
-    counter and the window's totals."""
-
-    current_id: int
-    spent: int
-    reserved: int
-
-
-def _locked_window(uow: Session, budget: BudgetRow, key: str, now: datetime) -> _Window | None:
-    """The counters of the budget's current window for ``key`` (the current bucket's created
-    if needed), all locked until the transaction ends; None if the budget was deleted meanwhile
-    (its terms may have been read before this transaction). Plain statements, no ORM objects:
-    this runs before every gateway call."""
-    window = budget.window
-    current_start = bucket_start(window, now)  # type: ignore[arg-type]
-    first, last = window_buckets(window, now, budget.rolling_hours)  # type: ignore[arg-type]
-    terms = {"w_budget": budget.id, "w_key": key, "w_first": first, "w_last": last}
-    counters = uow.execute(_WINDOW_COUNTERS, terms).all()
-    current = next((c.id for c in counters if c.bucket_start == current_start), None)
-    if current is None:  # the first call of this bucket creates its counter (once, racing or not)
-        alive = uow.scalar(
-            select(BudgetRow.id).where(BudgetRow.id == budget.id).with_for_update(key_share=True)
-        )
-        if alive is None:
-            return None
-        insert_ignoring_conflicts(
-            uow,
-            _COUNTERS,
-            [
-                {
-                    "budget_id": budget.id,
-                    "subject_key": key,
-                    "bucket_start": current_start,
-                    "spent": 0,
-                    "reserved": 0,
-                }
-            ],
-        )
-        counters = uow.execute(_WINDOW_COUNTERS, terms).all()
-        current = next(c.id for c in counters if c.bucket_start == current_start)
-    return _Window(
-        current_id=current,
-        spent=sum(c.spent for c in counters),
-        reserved=sum(c.reserved for c in counters),
-    )
-
-
-def _exceeded(
+def budget_exceeded(
     budget: BudgetRow, key: str, spent: int, reserved: int, requested: int, now: datetime
 ) -> BudgetExceeded:
+    """The refusal of a call whose worst case would cross ``budget``'s limit for ``key``."""
     unit = budget.unit
     reset = resets_at(budget.window, now, budget.rolling_hours)  # type: ignore[arg-type]
     label = f"{budget.scope} budget {budget.name!r}" + (f" for {key!r}" if key else "")
@@ -255,59 +189,6 @@ def _fmt(unit: str, units: int) -> str:
 
 
 # --- reserve / settle / release -------------------------------------------------------------
-
-
-def reserve(
-    uow: Session,
-    context: CallContext,
-    estimate: Amounts,
-    *,
-    now: datetime,
-    details: dict[str, Any] | None = None,
-    budgets: Sequence[BudgetRow] | None = None,
-) -> BudgetReservationRow:
-    """Hold ``estimate`` on every applicable budget, or raise :class:`BudgetExceeded` and hold
-    nothing (the caller's transaction rolls back).
-
-    ``budgets``: the project's budgets as :func:`project_budgets` read them, when the caller
-    keeps them for a moment; what they have spent and hold is read here, locked, either way.
-    """
-    holds = []
-    for budget, key in applicable_budgets(uow, context, budgets):
-        requested = estimate.in_unit(budget.unit)
-        window = _locked_window(uow, budget, key, now)
-        if window is None:
-            continue
-        if budget.enforce and window.spent + window.reserved + requested > budget.limit_units:
-            raise _exceeded(budget, key, window.spent, window.reserved, requested, now)
-        uow.execute(_HOLD_ON_COUNTER, {"h_counter": window.current_id, "h_amount": requested})
-        holds.append(
-            {
-                "budget_id": budget.id,
-                "counter_id": window.current_id,
-                "unit": budget.unit,
-                "amount": requested,
-            }
-        )
-    values: dict[str, Any] = {
-        "id": secrets.token_hex(12),
-        "status": "held",
-        "holds": holds,
-        "estimated_nano_usd": estimate.nano_usd,
-        "estimated_tokens": estimate.tokens,
-        "context": {
-            "project_id": context.project_id,
-            "agent": context.agent,
-            "user": context.user,
-            "session": context.session,
-            "trace": context.trace,
-            **(details or {}),
-        },
-        "created_at": now,
-        "expires_at": now + RESERVATION_TTL,
-    }
-    uow.execute(_INSERT_RESERVATION, values)
-    return BudgetReservationRow(**values)  # what was stored, not attached to the session
 
 
 def settle(

@@ -13,6 +13,7 @@ from corral import __version__
 from corral.core.bootstrap import bootstrap_workspace
 from corral.core.clock import Clock
 from corral.core.detection.live import start_detection
+from corral.core.gateway_holds import stop_hold_writer
 from corral.core.gateway_recorder import start_recorder
 from corral.core.jobs import JobRunner
 from corral.core.runtime import Runtime
@@ -81,6 +82,7 @@ def create_app(
                 yield
         finally:
             await upstream_of(app.state).close()
+            await run_in_threadpool(stop_hold_writer, rt)
             jobs.stop()
             if recorder is not None:  # before detection: its spans are judged as they commit
                 await run_in_threadpool(recorder.stop)

@@ -36,6 +36,24 @@ def test_a_change_made_here_applies_to_the_next_call_at_once(setup: Setup) -> No
         ask(client)
 
 
+def test_a_tool_policy_saved_here_hides_tools_from_the_next_call(setup: Setup) -> None:
+    tools = [
+        {"type": "function", "function": {"name": n, "parameters": {"type": "object"}}}
+        for n in ("search", "delete_user")
+    ]
+    client = setup.openai()
+
+    def offered() -> list[str]:
+        client.chat.completions.create(
+            model="gpt-4o-mini", tools=tools, messages=[{"role": "user", "content": "hi"}]
+        )
+        return [t["function"]["name"] for t in setup.upstream()[-1]["body"]["tools"]]
+
+    assert offered() == ["search", "delete_user"]  # no policy: kept as "none" now
+    setup.admin.policies.save("support", rules=["allow search"])
+    assert offered() == ["search"]
+
+
 def test_another_replica_sees_a_change_within_the_cache_time(
     setup: Setup, runtime: Runtime, clock: ManualClock
 ) -> None:

@@ -25,9 +25,9 @@ from corral.core.gateway import (
     PreparedCall,
     decide_tool_calls,
     finish_call,
-    prepare_call,
     release_call,
 )
+from corral.core.gateway_prepare import prepare_call
 from corral.core.gateway_recorder import running_recorder
 from corral.core.providers import Route
 from corral.core.runtime import Runtime
@@ -106,7 +106,7 @@ async def forward(request: Request, rt: Runtime, actor: Actor, api: ProviderApi)
     try:
         body = await _read_json(request)
         intent = api.intent(body, request.headers, settings.gateway_default_max_tokens)
-        prepared = await run_in_threadpool(prepare_call, rt, actor, intent)
+        prepared = await prepare_call(rt, actor, intent, run_in_threadpool)
     except CorralError as error:
         return gateway_error(api, error)
     upstream = api.upstream_body(body, prepared, settings.gateway_default_max_tokens)
