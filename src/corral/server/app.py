@@ -26,6 +26,7 @@ from corral.server.console import console_error, install_console
 from corral.server.deps import refuse_nul_in_url
 from corral.server.errors import install_error_handlers
 from corral.server.gateway import upstream_of
+from corral.server.gateway.fast_path import GatewayFastPath
 from corral.server.heap import freeze_startup_heap
 from corral.server.mcp import mount_mcp
 from corral.server.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
@@ -98,6 +99,7 @@ def create_app(
         dependencies=[Depends(refuse_nul_in_url)],
     )
     install_error_handlers(app, html_errors=console_error)
+    app.add_middleware(GatewayFastPath)  # innermost: the gateway's calls skip the router
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestIdMiddleware)
 

@@ -276,3 +276,22 @@ def test_text_holding_nul_is_forwarded_and_recorded_storable(setup: Setup) -> No
     assert llm.input_text is not None
     assert "\x00" not in llm.input_text
     assert "read\\u0000this" in llm.input_text  # the messages as JSON: escaped, not replaced
+
+
+def test_gateway_refusals_before_the_call_look_like_every_other_route(setup: Setup) -> None:
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]}
+    anonymous = setup.http.post("/v1/chat/completions", json=body)
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    assert anonymous.json()["error"]["code"] == "missing_credentials"
+    assert anonymous.headers["x-request-id"] == anonymous.json()["error"]["request_id"]
+    nul = setup.http.post(
+        "/v1/messages?x=%00",
+        json=body,
+        headers={"authorization": f"Bearer {setup.agent_key}"},
+    )
+    assert (nul.status_code, nul.json()["error"]["code"]) == (422, "invalid_text")
+    wrong_method = setup.http.get(
+        "/v1/chat/completions", headers={"authorization": f"Bearer {setup.agent_key}"}
+    )
+    assert wrong_method.status_code == 405
