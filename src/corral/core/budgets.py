@@ -17,8 +17,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import BigInteger, String, Table, any_, bindparam, func, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from corral.core.access import Principal, authorize, resolve_project
@@ -27,6 +29,7 @@ from corral.core.audit import record_audit
 from corral.core.budget_windows import resets_at, window_buckets
 from corral.core.group_commit import defer_before_commit
 from corral.core.runtime import Runtime
+from corral.db.prebuilt import Driver, Prebuilt
 from corral.db.schema import (
     BudgetAlertRow,
     BudgetCounterRow,
@@ -216,49 +219,167 @@ def settle_many(
     """Settle (or, with None, release) several holds; returns the reservations found, by id.
 
     Reservations are locked in id order, then every counter they hold in (budget, id) order, so
-    transactions settling different batches at once cannot deadlock.
+    transactions settling different batches at once cannot deadlock. Statements built once, on
+    the session's connection: the gateway settles every call it forwards.
     """
     actual_of = dict(settlements)
-    rows = uow.scalars(
-        select(BudgetReservationRow)
-        .where(BudgetReservationRow.id.in_(sorted(actual_of)))
-        .order_by(BudgetReservationRow.id)
-        .with_for_update()
-    ).all()
-    held = [row for row in rows if row.status == "held"]
-    counter_ids = sorted({int(h["counter_id"]) for row in held for h in row.holds})
-    counters: dict[int, BudgetCounterRow] = {}
-    budgets: dict[int, BudgetRow] = {}
-    for locked, budget in uow.execute(
-        select(BudgetCounterRow, BudgetRow)
-        .join(BudgetRow, BudgetRow.id == BudgetCounterRow.budget_id)
-        .where(BudgetCounterRow.id.in_(counter_ids))
-        .order_by(BudgetCounterRow.budget_id, BudgetCounterRow.id)
-        .with_for_update(of=BudgetCounterRow)
-        .execution_options(populate_existing=True)
-    ):
-        counters[locked.id] = locked
-        budgets[budget.id] = budget
-    charged: dict[int, tuple[BudgetCounterRow, int]] = {}
-    for row in held:
-        actual = actual_of[row.id]
-        for hold in row.holds:
-            counter = counters.get(hold["counter_id"])
-            if counter is None:  # the budget was deleted meanwhile
-                continue
-            counter.reserved = max(0, counter.reserved - int(hold["amount"]))
-            if actual is not None:
-                amount = actual.in_unit(hold["unit"])
-                counter.spent += amount
-                charged[counter.id] = (counter, charged.get(counter.id, (counter, 0))[1] + amount)
-        row.status = status if actual is not None else "released"
-        row.charged_nano_usd = actual.nano_usd if actual else 0
-        row.charged_tokens = actual.tokens if actual else 0
-        row.settled_at = now
-    uow.flush()
+    uow.flush()  # the statements below run on the connection, under the session
+    driver = Driver.of(uow.connection())
+    with driver.pipeline():
+        rows = [_reservation(r) for r in _locked(driver, _RESERVATIONS_LOCKED, sorted(actual_of))]
+        held = [row for row in rows if row.status == "held"]
+        counter_ids = sorted({int(h["counter_id"]) for row in held for h in row.holds})
+        counters = {c[0]: _Counter(*c) for c in _locked(driver, _COUNTERS_LOCKED, counter_ids)}
+        charged: dict[int, int] = {}
+        for row in held:
+            actual = actual_of[row.id]
+            for hold in row.holds:
+                counter = counters.get(hold["counter_id"])
+                if counter is None:  # the budget was deleted meanwhile
+                    continue
+                counter.reserved = max(0, counter.reserved - int(hold["amount"]))
+                if actual is not None:
+                    amount = actual.in_unit(hold["unit"])
+                    counter.spent += amount
+                    charged[counter.id] = charged.get(counter.id, 0) + amount
+            row.status = status if actual is not None else "released"
+            row.charged_nano_usd = actual.nano_usd if actual else 0
+            row.charged_tokens = actual.tokens if actual else 0
+            row.settled_at = now
+        for counter in counters.values():
+            driver.send(
+                _SET_COUNTER,
+                {"counter": counter.id, "spent": counter.spent, "reserved": counter.reserved},
+            )
+        for row in held:
+            driver.send(
+                _SET_RESERVATION,
+                {
+                    "reservation": row.id,
+                    "status": row.status,
+                    "charged_nano_usd": row.charged_nano_usd,
+                    "charged_tokens": row.charged_tokens,
+                    "settled_at": now,
+                },
+            )
     if charged:
-        _fire_thresholds(uow, budgets, list(charged.values()), now)
+        _fire_thresholds(
+            uow,
+            {c.budget_id: c.budget() for c in counters.values()},
+            [(counters[i].row(), amount) for i, amount in charged.items()],
+            now,
+        )
     return {row.id: row for row in rows}
+
+
+_R: Table = BudgetReservationRow.__table__  # type: ignore[assignment]
+_C: Table = BudgetCounterRow.__table__  # type: ignore[assignment]
+_B: Table = BudgetRow.__table__  # type: ignore[assignment]
+_BUDGET_TERMS = (
+    "name",
+    "scope",
+    "subject",
+    "project_id",
+    "unit",
+    "limit_units",
+    "window",
+    "rolling_hours",
+    "thresholds",
+)
+
+
+class _Counter:
+    """A counter being settled, with the terms of its budget (for its thresholds)."""
+
+    def __init__(self, *values: Any) -> None:
+        self.id: int = values[0]
+        self.budget_id: int = values[1]
+        self.subject_key: str = values[2]
+        self.bucket_start: datetime = values[3]
+        self.spent: int = values[4]
+        self.reserved: int = values[5]
+        self.terms = tuple(values[6:])
+
+    def row(self) -> BudgetCounterRow:
+        return BudgetCounterRow(
+            id=self.id,
+            budget_id=self.budget_id,
+            subject_key=self.subject_key,
+            bucket_start=self.bucket_start,
+            spent=self.spent,
+            reserved=self.reserved,
+        )
+
+    def budget(self) -> BudgetRow:
+        return BudgetRow(id=self.budget_id, **dict(zip(_BUDGET_TERMS, self.terms, strict=True)))
+
+
+def _locked_by(table: Table, columns: Sequence[Any], match: Any, *order: Any) -> Prebuilt:
+    statement = select(*columns).where(match).order_by(*order)
+    if table is _C:
+        statement = statement.join_from(_C, _B, _B.c.id == _C.c.budget_id)
+    return Prebuilt(statement.with_for_update(of=table))
+
+
+_COUNTER_COLUMNS = [
+    _C.c.id,
+    _C.c.budget_id,
+    _C.c.subject_key,
+    _C.c.bucket_start,
+    _C.c.spent,
+    _C.c.reserved,
+    *(_B.c[name] for name in _BUDGET_TERMS),
+]
+_RESERVATIONS_LOCKED = {
+    # SQLite: a lookup each (microseconds, no round trip); PostgreSQL: one statement for all.
+    "sqlite": _locked_by(_R, list(_R.c), _R.c.id == bindparam("key"), _R.c.id),
+    "postgresql": _locked_by(
+        _R, list(_R.c), _R.c.id == any_(bindparam("keys", type_=ARRAY(String))), _R.c.id
+    ),
+}
+_COUNTERS_LOCKED = {
+    "sqlite": _locked_by(_C, _COUNTER_COLUMNS, _C.c.id == bindparam("key"), _C.c.id),
+    "postgresql": _locked_by(
+        _C,
+        _COUNTER_COLUMNS,
+        _C.c.id == any_(bindparam("keys", type_=ARRAY(BigInteger))),
+        _C.c.budget_id,
+        _C.c.id,
+    ),
+}
+_SET_COUNTER = Prebuilt(
+    update(_C)
+    .where(_C.c.id == bindparam("counter"))
+    .values(spent=bindparam("spent"), reserved=bindparam("reserved"))
+)
+_SET_RESERVATION = Prebuilt(
+    update(_R)
+    .where(_R.c.id == bindparam("reservation"))
+    .values(
+        status=bindparam("status"),
+        charged_nano_usd=bindparam("charged_nano_usd"),
+        charged_tokens=bindparam("charged_tokens"),
+        settled_at=bindparam("settled_at"),
+    )
+)
+
+
+def _locked(driver: Driver, statements: dict[str, Prebuilt], keys: Sequence[Any]) -> list[Any]:
+    """Rows of ``keys``, locked in the statement's order."""
+    if not keys:
+        return []
+    statement = statements[driver.dialect.name]
+    if driver.postgresql:
+        return driver.rows(statement, {"keys": list(keys)})
+    rows = [row for key in keys for row in driver.rows(statement, {"key": key})]
+    if statement is _COUNTERS_LOCKED["sqlite"]:
+        rows.sort(key=lambda row: (row[1], row[0]))
+    return rows
+
+
+def _reservation(values: Sequence[Any]) -> BudgetReservationRow:
+    """A reservation as read, not attached to the session."""
+    return BudgetReservationRow(**{c.key: v for c, v in zip(_R.c, values, strict=True)})
 
 
 def settle_before_commit(

@@ -31,6 +31,9 @@ class _Compiled:
     returns_rows: bool
     defaults: Mapping[str, Any]
     """Values the statement holds itself (a LIMIT, a literal compared to)."""
+    converters: tuple[tuple[int, Callable[[Any], Any]], ...]
+    """Result columns the driver returns otherwise than the ORM would (SQLite's timestamps and
+    JSON are text), by position, with their columns' own result processors."""
 
 
 class Prebuilt:
@@ -64,12 +67,18 @@ class Prebuilt:
                     defaults[name] = bind.effective_value
             order = tuple(compiled.positiontup or ()) if dialect.positional else None
             writes = compiled.isinsert or compiled.isupdate or compiled.isdelete
+            converters = []
+            for position, column in enumerate(getattr(self.statement, "selected_columns", ())):
+                convert = column.type.dialect_impl(dialect).result_processor(dialect, None)
+                if convert is not None:
+                    converters.append((position, convert))
             found = self._compiled[key] = _Compiled(
                 str(compiled),
                 order,
                 tuple(processors),
                 returns_rows=not writes or bool(compiled.effective_returning),
                 defaults=defaults,
+                converters=tuple(converters),
             )
         return found
 
@@ -77,15 +86,24 @@ class Prebuilt:
 class Pending:
     """A statement sent; its rows once they are needed."""
 
-    def __init__(self, cursor: Any, returns_rows: bool) -> None:
+    def __init__(self, cursor: Any, compiled: _Compiled) -> None:
         self._cursor = cursor
-        self._returns_rows = returns_rows
+        self._compiled = compiled
 
     def rows(self) -> list[tuple[Any, ...]]:
-        if not self._returns_rows:
+        if not self._compiled.returns_rows:
             return []
         rows: list[tuple[Any, ...]] = self._cursor.fetchall()
-        return rows
+        converters = self._compiled.converters
+        if not converters or not rows:
+            return rows
+        converted = []
+        for row in rows:
+            values = list(row)
+            for position, convert in converters:
+                values[position] = convert(values[position])
+            converted.append(tuple(values))
+        return converted
 
 
 class Driver:
@@ -122,7 +140,7 @@ class Driver:
         )
         cursor = self.connection.cursor()
         cursor.execute(compiled.sql, params)
-        return Pending(cursor, compiled.returns_rows)
+        return Pending(cursor, compiled)
 
     def rows(self, statement: Prebuilt, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run ``statement`` and return its rows."""
