@@ -9,8 +9,11 @@ calls a second that difference alone was a third of the gateway's CPU. One sessi
 from __future__ import annotations
 
 import asyncio
+import functools
+import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -56,6 +59,23 @@ class UpstreamAnswer:
         self._response.release()
 
 
+def proxy_for(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (``HTTPS_PROXY``, ``HTTP_PROXY``,
+    ``NO_PROXY``), as the providers' own clients would use."""
+    parts = urlsplit(url)
+    return _proxy_for_origin(parts.scheme, parts.hostname or "", parts.port)
+
+
+@functools.lru_cache(maxsize=256)
+def _proxy_for_origin(scheme: str, host: str, port: int | None) -> str | None:
+    # Read once per provider: aiohttp's own lookup (trust_env) hands every call to a worker
+    # thread to read the environment again.
+    netloc = f"{host}:{port}" if port else host
+    if urllib.request.proxy_bypass(netloc):
+        return None
+    return urllib.request.getproxies().get(scheme)
+
+
 class Upstream:
     """The providers' client of one server process."""
 
@@ -69,8 +89,9 @@ class Upstream:
             # A session belongs to the event loop it was made in (tests run apps on several).
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS, limit_per_host=0),
-                # Proxies from the environment, as the providers' own clients honour them.
-                trust_env=True,
+                # The session is shared by every agent's calls: no provider cookie set for one
+                # agent's call is sent with another's (and none is looked up on each call).
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
             self._loop = loop
         return self._session
@@ -96,7 +117,7 @@ class Upstream:
         )
         try:
             response = await self._current().post(
-                url, data=payload, headers=dict(headers), timeout=timeout
+                url, data=payload, headers=dict(headers), timeout=timeout, proxy=proxy_for(url)
             )
         except TimeoutError as exc:
             raise UpstreamTimeout(type(exc).__name__) from exc
