@@ -34,6 +34,7 @@ from corral.core.budgets import (
     RESERVATION_TTL,
     Amounts,
     CallContext,
+    ReservationState,
     applying_budgets,
     budget_exceeded,
     project_budgets,
@@ -327,7 +328,7 @@ def reserve(
     details: dict[str, Any] | None = None,
     budgets: Sequence[BudgetRow] | None = None,
     guard: Guard | None = None,
-) -> BudgetReservationRow:
+) -> ReservationState:
     """Hold ``estimate`` on every applicable budget in ``uow``'s transaction, or raise
     :class:`~corral.core.budgets.BudgetExceeded` (or :class:`GuardFound`) and hold nothing.
 
@@ -342,4 +343,4 @@ def reserve(
         [result] = hold_many(driver, [request], now)
     if isinstance(result, Exception):
         raise result
-    return BudgetReservationRow(**result.values)  # what was stored, not attached to the session
+    return ReservationState(**result.values)

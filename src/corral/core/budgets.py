@@ -194,6 +194,23 @@ def _fmt(unit: str, units: int) -> str:
 # --- reserve / settle / release -------------------------------------------------------------
 
 
+@dataclass
+class ReservationState:
+    """A reservation as stored (a plain object: building ORM rows cost more than settling)."""
+
+    id: str
+    status: str
+    holds: list[dict[str, Any]]
+    estimated_nano_usd: int
+    estimated_tokens: int
+    context: dict[str, Any]
+    created_at: datetime
+    expires_at: datetime
+    charged_nano_usd: int | None = None
+    charged_tokens: int | None = None
+    settled_at: datetime | None = None
+
+
 def settle(
     uow: Session,
     reservation_id: str,
@@ -201,7 +218,7 @@ def settle(
     *,
     now: datetime,
     status: str = "settled",
-) -> BudgetReservationRow | None:
+) -> ReservationState | None:
     """Replace a hold by what the call really cost (``actual`` None: release it, nothing spent).
 
     Idempotent: a reservation that is no longer held is left alone.
@@ -215,7 +232,7 @@ def settle_many(
     *,
     now: datetime,
     status: str = "settled",
-) -> dict[str, BudgetReservationRow]:
+) -> dict[str, ReservationState]:
     """Settle (or, with None, release) several holds; returns the reservations found, by id.
 
     Reservations are locked in id order, then every counter they hold in (budget, id) order, so
@@ -263,12 +280,7 @@ def settle_many(
                 },
             )
     if charged:
-        _fire_thresholds(
-            uow,
-            {c.budget_id: c.budget() for c in counters.values()},
-            [(counters[i].row(), amount) for i, amount in charged.items()],
-            now,
-        )
+        _fire_thresholds(uow, [(counters[i], amount) for i, amount in charged.items()], now)
     return {row.id: row for row in rows}
 
 
@@ -288,6 +300,22 @@ _BUDGET_TERMS = (
 )
 
 
+@dataclass(frozen=True)
+class _Terms:
+    """What a budget's thresholds need of it."""
+
+    id: int
+    name: str
+    scope: str
+    subject: str | None
+    project_id: int | None
+    unit: str
+    limit_units: int
+    window: str
+    rolling_hours: int | None
+    thresholds: list[int]
+
+
 class _Counter:
     """A counter being settled, with the terms of its budget (for its thresholds)."""
 
@@ -298,20 +326,7 @@ class _Counter:
         self.bucket_start: datetime = values[3]
         self.spent: int = values[4]
         self.reserved: int = values[5]
-        self.terms = tuple(values[6:])
-
-    def row(self) -> BudgetCounterRow:
-        return BudgetCounterRow(
-            id=self.id,
-            budget_id=self.budget_id,
-            subject_key=self.subject_key,
-            bucket_start=self.bucket_start,
-            spent=self.spent,
-            reserved=self.reserved,
-        )
-
-    def budget(self) -> BudgetRow:
-        return BudgetRow(id=self.budget_id, **dict(zip(_BUDGET_TERMS, self.terms, strict=True)))
+        self.budget = _Terms(self.budget_id, *values[6:])
 
 
 def _locked_by(table: Table, columns: Sequence[Any], match: Any, *order: Any) -> Prebuilt:
@@ -377,9 +392,8 @@ def _locked(driver: Driver, statements: dict[str, Prebuilt], keys: Sequence[Any]
     return rows
 
 
-def _reservation(values: Sequence[Any]) -> BudgetReservationRow:
-    """A reservation as read, not attached to the session."""
-    return BudgetReservationRow(**{c.key: v for c, v in zip(_R.c, values, strict=True)})
+def _reservation(values: Sequence[Any]) -> ReservationState:
+    return ReservationState(**{c.key: v for c, v in zip(_R.c, values, strict=True)})
 
 
 def settle_before_commit(
@@ -409,16 +423,11 @@ def expire_reservations(rt: Runtime) -> int:
     return len(stale)
 
 
-def _fire_thresholds(
-    uow: Session,
-    budgets: dict[int, BudgetRow],
-    charged: Sequence[tuple[BudgetCounterRow, int]],
-    now: datetime,
-) -> None:
+def _fire_thresholds(uow: Session, charged: Sequence[tuple[_Counter, int]], now: datetime) -> None:
     """Record each soft threshold that the amounts just charged crossed (once per budget,
-    subject and window); ``budgets`` by id, read with the counters."""
+    subject and window)."""
     for counter, amount in charged:
-        budget = budgets[counter.budget_id]
+        budget = counter.budget
         if not budget.thresholds:
             continue
         first, last = window_buckets(budget.window, now, budget.rolling_hours)  # type: ignore[arg-type]
@@ -715,7 +724,7 @@ def list_alerts(rt: Runtime, actor: Principal, *, limit: int = 100) -> list[Budg
     ]
 
 
-def describe_reservation(row: BudgetReservationRow) -> Reservation:
+def describe_reservation(row: ReservationState) -> Reservation:
     return Reservation(
         id=row.id,
         status=row.status,
