@@ -68,12 +68,20 @@ class _Entry:
 
 
 class GatewayCache:
-    """Values by key, each loaded once per ``seconds`` (0: never kept)."""
+    """Values by key, each loaded once per ``seconds`` (0: never kept).
+
+    Calls read it on the event loop, which must not wait for the database: a value read there
+    past half its time is marked due, and :meth:`refresh_due` (in a worker thread) loads it
+    again, so that calls arriving steadily never find it expired — and it is never kept longer
+    than ``seconds`` either way.
+    """
 
     def __init__(self, db: Database, seconds: float) -> None:
         self._db = db
         self._ttl = timedelta(seconds=seconds)
         self._entries: dict[Hashable, _Entry] = {}
+        self._due: dict[Hashable, Callable[[Session], Any]] = {}
+        self._due_lock = threading.Lock()
 
     def get(
         self,
@@ -95,14 +103,33 @@ class GatewayCache:
                 raise NotKept(key)
             return self._load(load)
         entry = self._entries.get(key)
-        if (
-            entry is not None
-            and entry.generation == _changes.value
-            and now - entry.cached_at < self._ttl
-        ):
-            return entry.value  # type: ignore[no-any-return]
+        if entry is not None and entry.generation == _changes.value:
+            age = now - entry.cached_at
+            if age < self._ttl:
+                if not may_read and age >= self._ttl / 2:
+                    self._due[key] = load
+                return entry.value  # type: ignore[no-any-return]
         if not may_read:
             raise NotKept(key)
+        return self._keep(key, load, now)
+
+    @property
+    def due(self) -> bool:
+        """Whether values are due to be loaded again (:meth:`refresh_due`)."""
+        return bool(self._due)
+
+    def refresh_due(self, now: datetime) -> None:
+        """Load again the values marked due (in a worker thread). A value that no longer loads
+        (its project was deleted, say) is dropped: the next call reads it, and gets the error."""
+        with self._due_lock:
+            due, self._due = self._due, {}
+        for key, load in due.items():
+            try:
+                self._keep(key, load, now)
+            except Exception:
+                self._entries.pop(key, None)
+
+    def _keep(self, key: Hashable, load: Callable[[Session], T], now: datetime) -> T:
         generation = _changes.value  # read before loading: a change committed meanwhile wins
         value = self._load(load)
         if len(self._entries) >= MAX_ENTRIES:

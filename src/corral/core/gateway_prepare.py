@@ -15,7 +15,9 @@ nothing behind.
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
@@ -51,6 +53,7 @@ from corral.schemas.access import Permission
 from corral.schemas.lifecycle import ResolvedVersion
 
 T = TypeVar("T")
+log = logging.getLogger("corral.gateway")
 
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
 COUNT_ON_LOOP_CHARS = 16_384
@@ -77,6 +80,8 @@ async def prepare_call(
     reads = _kept_reads(rt, actor, intent)
     if reads is None:
         reads = await in_thread(lambda: _call_reads(rt, actor, intent))
+    else:
+        _refresh_ahead(rt, reads.book)
     if reads.known.deployed:
         return await in_thread(lambda: _prepare_versioned(rt, actor, intent, reads))
     for _ in range(HOLD_TRIES):
@@ -125,6 +130,29 @@ def _kept_reads(rt: Runtime, actor: Principal, intent: CallIntent) -> _Reads | N
     except NotKept:
         return None
     return _Reads(known, book, _prompt_tokens(intent))
+
+
+_refreshing: set[asyncio.Future[None]] = set()
+
+
+def _refresh_ahead(rt: Runtime, book: OverridingPriceBook) -> None:
+    """Load again, in a worker thread, what calls read on the event loop and is past half its
+    time; one refresh at a time."""
+    cache = gateway_cache(rt)
+    if _refreshing or not (cache.due or book.due):
+        return
+
+    def refresh() -> None:
+        try:
+            if book.due:
+                book.reload()
+        except Exception:  # the next call that finds the prices stale reads them itself
+            log.exception("reloading the price overrides failed")
+        cache.refresh_due(rt.clock.now())
+
+    future = asyncio.get_running_loop().run_in_executor(None, refresh)
+    _refreshing.add(future)
+    future.add_done_callback(_refreshing.discard)
 
 
 def _call_reads(rt: Runtime, actor: Principal, intent: CallIntent) -> _Reads:

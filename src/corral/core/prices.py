@@ -82,6 +82,17 @@ class OverridingPriceBook:
         """Whether the next :meth:`refresh` reads the overrides."""
         return time.monotonic() - self._loaded_at > _REFRESH_SECONDS
 
+    @property
+    def due(self) -> bool:
+        """Whether the overrides are past half their time: :meth:`reload` them ahead (in a
+        worker thread), so that calls priced on the event loop never find them stale."""
+        return time.monotonic() - self._loaded_at > _REFRESH_SECONDS / 2
+
+    def reload(self) -> None:
+        """Read the overrides now."""
+        self._loaded_at = 0.0
+        self._current()
+
     def refresh(self) -> OverridingPriceBook:
         """Re-read the overrides if they are stale. Call it outside any transaction."""
         self._current()

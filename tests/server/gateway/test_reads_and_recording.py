@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import openai
@@ -67,6 +68,27 @@ def test_another_replica_sees_a_change_within_the_cache_time(
     clock.advance(timedelta(seconds=runtime.settings.gateway_cache_seconds))
     with pytest.raises(openai.RateLimitError):
         ask(client)
+
+
+def test_what_calls_keep_reading_is_loaded_again_before_it_expires(
+    setup: Setup, runtime: Runtime, clock: ManualClock
+) -> None:
+    client = setup.openai()
+    budget = setup.admin.budgets.create("b", scope="agent", subject="support", limit=10.0)
+    ask(client)
+    with runtime.db.write() as uow:  # another replica lowers the limit
+        uow.execute(update(BudgetRow).where(BudgetRow.id == budget.id).values(limit_units=1))
+    clock.advance(timedelta(seconds=runtime.settings.gateway_cache_seconds * 0.6))
+    ask(client)  # still within its time: answered from what is kept, which is loaded again
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:  # the reload runs in a worker thread
+        try:
+            ask(client)
+        except openai.RateLimitError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the budget's new limit was not loaded before its terms expired")
 
 
 @pytest.fixture
