@@ -74,6 +74,12 @@ async def prepare_call(
 ) -> PreparedCall:
     """Resolve, authorize and route a call, and hold its worst case on its budgets.
 
+    Args:
+        rt: The runtime.
+        actor: Who calls (the key's principal).
+        intent: What the call asks for.
+        in_thread: How to run what reads the database without holding up the event loop.
+
     Raises:
         CorralError: The call is refused (budget exceeded, session halted, no route, …).
     """
