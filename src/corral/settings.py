@@ -104,7 +104,8 @@ class Settings(BaseSettings):
         ge=0,
         le=60,
         description=(
-            "How long a replica remembers who an API key is. A change to keys, users, agents, "
+            "How long a replica remembers who an API key is (read again in the background once "
+            "past half this time while the key is in use). A change to keys, users, agents, "
             "projects or roles applies at once on the replica that made it and within this "
             "time on the others; 0 reads the key on every request."
         ),
@@ -191,9 +192,10 @@ class Settings(BaseSettings):
         ge=0,
         le=60,
         description=(
-            "How long a replica remembers the projects, agents, providers and budget terms the "
-            "gateway reads on every call. A change applies at once on the replica that made it "
-            "and within this time on the others; 0 reads them on every call. What budgets have "
+            "How long a replica remembers the projects, agents, tool policies, providers and "
+            "budget terms the gateway reads on every call (read again in the background once "
+            "past half this time). A change applies at once on the replica that made it and "
+            "within this time on the others; 0 reads them on every call. What budgets have "
             "spent and hold is always read at the call."
         ),
     )

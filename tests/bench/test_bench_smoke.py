@@ -86,3 +86,25 @@ def test_console_memory_bench() -> None:
     pages = figures["pages"]
     assert len(pages) == 9  # type: ignore[arg-type]
     assert figures["worst_p95_ms"] > 0  # type: ignore[operator]
+
+
+def test_gateway_bench() -> None:
+    figures = run(
+        "gateway.py",
+        "--calls",
+        "24",
+        "--concurrency",
+        "1,4",
+        "--latency-ms",
+        "20",
+        "--databases",
+        "sqlite",
+    )
+    rows = figures["rows"]
+    assert [r["concurrency"] for r in rows] == [1, 4]  # type: ignore[union-attr]
+    for row in rows:  # type: ignore[union-attr]
+        assert row["errors"] == 0
+        assert row["calls"] == 24
+        # Every call waits for the fake's answer, directly or through the gateway.
+        assert row["direct_p50_ms"] >= 20
+        assert row["gateway_p50_ms"] >= 20

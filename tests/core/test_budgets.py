@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from corral.core import keys
 from corral.core.access import Principal
+from corral.core.budget_holds import reserve
 from corral.core.budgets import (
     Amounts,
     BudgetExceeded,
@@ -18,7 +19,6 @@ from corral.core.budgets import (
     expire_reservations,
     list_alerts,
     project_budgets,
-    reserve,
     settle,
 )
 from corral.core.clock import ManualClock

@@ -121,3 +121,24 @@ def test_a_change_made_elsewhere_applies_when_the_moment_passes(
     with pytest.raises(Unauthenticated) as err:
         keys.authenticate(runtime, other.secret)
     assert err.value.code == "api_key_revoked"
+
+
+def test_a_key_in_steady_use_is_read_again_before_its_moment_passes(
+    runtime: Runtime, admin_key: str, clock: ManualClock
+) -> None:
+    admin = keys.authenticate(runtime, admin_key)
+    other = keys.create_key(runtime, admin, ApiKeyCreate(name="steady"))
+    keys.authenticate(runtime, other.secret)
+    assert keys.remembered_principal(runtime, other.secret)[1] is False  # just read
+    clock.advance(timedelta(seconds=runtime.settings.auth_cache_seconds * 0.6))
+    remembered, due = keys.remembered_principal(runtime, other.secret)
+    assert (remembered is not None, due) == (True, True)
+    # Revoked elsewhere: reading it again (what the server does off the request's path) finds
+    # out, and forgets it, so the next request reads it and is refused.
+    with runtime.db.write() as uow:
+        uow.execute(
+            update(ApiKeyRow).where(ApiKeyRow.public_id == other.id).values(revoked_at=clock.now())
+        )
+    with pytest.raises(Unauthenticated):
+        keys.authenticate(runtime, other.secret, remembered=False)
+    assert keys.remembered_principal(runtime, other.secret) == (None, False)

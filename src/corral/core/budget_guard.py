@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session
 
 from corral.core.access import Principal, resolve_project
 from corral.core.agents import find_agent
+from corral.core.budget_holds import reserve
 from corral.core.budgets import (
     Amounts,
     CallContext,
     describe_reservation,
-    reserve,
     settle,
     to_units,
 )

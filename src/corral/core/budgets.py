@@ -4,30 +4,32 @@ Enforcement is check-and-hold in one transaction: every budget that applies to a
 counter rows for the current window locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite has one
 writer at a time), the worst-case amount is checked against what is spent and already held, and
 held. Concurrent calls therefore see each other's holds, and no number of replicas can overshoot a
-limit — the failure LiteLLM's check-then-record design had. When a call ends its hold is replaced
-by the real amount (settle) or dropped (release); holds of calls that never reported back expire
-and count as spent, since the provider may have charged for them.
+limit — the failure LiteLLM's check-then-record design had (the hold itself:
+:mod:`corral.core.budget_holds`). When a call ends its hold is replaced by the real amount
+(settle) or dropped (release); holds of calls that never reported back expire and count as spent,
+since the provider may have charged for them.
 
 Amounts are integers: nano-dollars for ``usd`` budgets, tokens for ``tokens`` budgets.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import BigInteger, String, Table, any_, bindparam, func, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from corral.core.access import Principal, authorize, resolve_project
 from corral.core.alerts import raise_alert
 from corral.core.audit import record_audit
-from corral.core.budget_windows import bucket_start, resets_at, window_buckets
+from corral.core.budget_windows import resets_at, window_buckets
 from corral.core.group_commit import defer_before_commit
 from corral.core.runtime import Runtime
+from corral.db.prebuilt import Driver, Prebuilt
 from corral.db.schema import (
     BudgetAlertRow,
     BudgetCounterRow,
@@ -141,89 +143,24 @@ def applicable_budgets(
     here; they must be in id order.
     """
     rows = project_budgets(uow, context.project_id) if candidates is None else candidates
-    return [(row, key) for row in rows if (key := _subject_key(row, context)) is not None]
+    return applying_budgets(context, rows)
 
 
-# --- counters -------------------------------------------------------------------------------
+def applying_budgets(
+    context: CallContext, candidates: Sequence[BudgetRow]
+) -> list[tuple[BudgetRow, str]]:
+    """Those of ``candidates`` (a project's budgets, in id order) that apply to the call, with
+    the counter each charges."""
+    return [(row, key) for row in candidates if (key := _subject_key(row, context)) is not None]
 
 
-_COUNTERS: Table = BudgetCounterRow.__table__  # type: ignore[assignment]
-_RESERVATIONS: Table = BudgetReservationRow.__table__  # type: ignore[assignment]
+# --- refusals -------------------------------------------------------------------------------
 
 
-# The hold's statements, built once: built anew on each call, SQLAlchemy would also compute
-# each one's cache key anew, a large part of the hold's CPU time.
-_WINDOW_COUNTERS = (
-    select(_COUNTERS.c.id, _COUNTERS.c.bucket_start, _COUNTERS.c.spent, _COUNTERS.c.reserved)
-    .where(
-        _COUNTERS.c.budget_id == bindparam("w_budget"),
-        _COUNTERS.c.subject_key == bindparam("w_key"),
-        _COUNTERS.c.bucket_start >= bindparam("w_first"),
-        _COUNTERS.c.bucket_start <= bindparam("w_last"),
-    )
-    .order_by(_COUNTERS.c.bucket_start)
-    .with_for_update()
-)
-_HOLD_ON_COUNTER = (
-    update(_COUNTERS)
-    .where(_COUNTERS.c.id == bindparam("h_counter"))
-    .values(reserved=_COUNTERS.c.reserved + bindparam("h_amount"))
-)
-_INSERT_RESERVATION = insert(_RESERVATIONS)
-
-
-@dataclass(frozen=True)
-class _Window:
-    """A subject's counters of one budget's current window, locked: the current bucket's
-    counter and the window's totals."""
-
-    current_id: int
-    spent: int
-    reserved: int
-
-
-def _locked_window(uow: Session, budget: BudgetRow, key: str, now: datetime) -> _Window | None:
-    """The counters of the budget's current window for ``key`` (the current bucket's created
-    if needed), all locked until the transaction ends; None if the budget was deleted meanwhile
-    (its terms may have been read before this transaction). Plain statements, no ORM objects:
-    this runs before every gateway call."""
-    window = budget.window
-    current_start = bucket_start(window, now)  # type: ignore[arg-type]
-    first, last = window_buckets(window, now, budget.rolling_hours)  # type: ignore[arg-type]
-    terms = {"w_budget": budget.id, "w_key": key, "w_first": first, "w_last": last}
-    counters = uow.execute(_WINDOW_COUNTERS, terms).all()
-    current = next((c.id for c in counters if c.bucket_start == current_start), None)
-    if current is None:  # the first call of this bucket creates its counter (once, racing or not)
-        alive = uow.scalar(
-            select(BudgetRow.id).where(BudgetRow.id == budget.id).with_for_update(key_share=True)
-        )
-        if alive is None:
-            return None
-        insert_ignoring_conflicts(
-            uow,
-            _COUNTERS,
-            [
-                {
-                    "budget_id": budget.id,
-                    "subject_key": key,
-                    "bucket_start": current_start,
-                    "spent": 0,
-                    "reserved": 0,
-                }
-            ],
-        )
-        counters = uow.execute(_WINDOW_COUNTERS, terms).all()
-        current = next(c.id for c in counters if c.bucket_start == current_start)
-    return _Window(
-        current_id=current,
-        spent=sum(c.spent for c in counters),
-        reserved=sum(c.reserved for c in counters),
-    )
-
-
-def _exceeded(
+def budget_exceeded(
     budget: BudgetRow, key: str, spent: int, reserved: int, requested: int, now: datetime
 ) -> BudgetExceeded:
+    """The refusal of a call whose worst case would cross ``budget``'s limit for ``key``."""
     unit = budget.unit
     reset = resets_at(budget.window, now, budget.rolling_hours)  # type: ignore[arg-type]
     label = f"{budget.scope} budget {budget.name!r}" + (f" for {key!r}" if key else "")
@@ -257,57 +194,21 @@ def _fmt(unit: str, units: int) -> str:
 # --- reserve / settle / release -------------------------------------------------------------
 
 
-def reserve(
-    uow: Session,
-    context: CallContext,
-    estimate: Amounts,
-    *,
-    now: datetime,
-    details: dict[str, Any] | None = None,
-    budgets: Sequence[BudgetRow] | None = None,
-) -> BudgetReservationRow:
-    """Hold ``estimate`` on every applicable budget, or raise :class:`BudgetExceeded` and hold
-    nothing (the caller's transaction rolls back).
+@dataclass
+class ReservationState:
+    """A reservation as stored (a plain object: building ORM rows cost more than settling)."""
 
-    ``budgets``: the project's budgets as :func:`project_budgets` read them, when the caller
-    keeps them for a moment; what they have spent and hold is read here, locked, either way.
-    """
-    holds = []
-    for budget, key in applicable_budgets(uow, context, budgets):
-        requested = estimate.in_unit(budget.unit)
-        window = _locked_window(uow, budget, key, now)
-        if window is None:
-            continue
-        if budget.enforce and window.spent + window.reserved + requested > budget.limit_units:
-            raise _exceeded(budget, key, window.spent, window.reserved, requested, now)
-        uow.execute(_HOLD_ON_COUNTER, {"h_counter": window.current_id, "h_amount": requested})
-        holds.append(
-            {
-                "budget_id": budget.id,
-                "counter_id": window.current_id,
-                "unit": budget.unit,
-                "amount": requested,
-            }
-        )
-    values: dict[str, Any] = {
-        "id": secrets.token_hex(12),
-        "status": "held",
-        "holds": holds,
-        "estimated_nano_usd": estimate.nano_usd,
-        "estimated_tokens": estimate.tokens,
-        "context": {
-            "project_id": context.project_id,
-            "agent": context.agent,
-            "user": context.user,
-            "session": context.session,
-            "trace": context.trace,
-            **(details or {}),
-        },
-        "created_at": now,
-        "expires_at": now + RESERVATION_TTL,
-    }
-    uow.execute(_INSERT_RESERVATION, values)
-    return BudgetReservationRow(**values)  # what was stored, not attached to the session
+    id: str
+    status: str
+    holds: list[dict[str, Any]]
+    estimated_nano_usd: int
+    estimated_tokens: int
+    context: dict[str, Any]
+    created_at: datetime
+    expires_at: datetime
+    charged_nano_usd: int | None = None
+    charged_tokens: int | None = None
+    settled_at: datetime | None = None
 
 
 def settle(
@@ -317,7 +218,7 @@ def settle(
     *,
     now: datetime,
     status: str = "settled",
-) -> BudgetReservationRow | None:
+) -> ReservationState | None:
     """Replace a hold by what the call really cost (``actual`` None: release it, nothing spent).
 
     Idempotent: a reservation that is no longer held is left alone.
@@ -331,53 +232,168 @@ def settle_many(
     *,
     now: datetime,
     status: str = "settled",
-) -> dict[str, BudgetReservationRow]:
+) -> dict[str, ReservationState]:
     """Settle (or, with None, release) several holds; returns the reservations found, by id.
 
     Reservations are locked in id order, then every counter they hold in (budget, id) order, so
-    transactions settling different batches at once cannot deadlock.
+    transactions settling different batches at once cannot deadlock. Statements built once, on
+    the session's connection: the gateway settles every call it forwards.
     """
     actual_of = dict(settlements)
-    rows = uow.scalars(
-        select(BudgetReservationRow)
-        .where(BudgetReservationRow.id.in_(sorted(actual_of)))
-        .order_by(BudgetReservationRow.id)
-        .with_for_update()
-    ).all()
-    held = [row for row in rows if row.status == "held"]
-    counter_ids = sorted({int(h["counter_id"]) for row in held for h in row.holds})
-    counters: dict[int, BudgetCounterRow] = {}
-    budgets: dict[int, BudgetRow] = {}
-    for locked, budget in uow.execute(
-        select(BudgetCounterRow, BudgetRow)
-        .join(BudgetRow, BudgetRow.id == BudgetCounterRow.budget_id)
-        .where(BudgetCounterRow.id.in_(counter_ids))
-        .order_by(BudgetCounterRow.budget_id, BudgetCounterRow.id)
-        .with_for_update(of=BudgetCounterRow)
-        .execution_options(populate_existing=True)
-    ):
-        counters[locked.id] = locked
-        budgets[budget.id] = budget
-    charged: dict[int, tuple[BudgetCounterRow, int]] = {}
-    for row in held:
-        actual = actual_of[row.id]
-        for hold in row.holds:
-            counter = counters.get(hold["counter_id"])
-            if counter is None:  # the budget was deleted meanwhile
-                continue
-            counter.reserved = max(0, counter.reserved - int(hold["amount"]))
-            if actual is not None:
-                amount = actual.in_unit(hold["unit"])
-                counter.spent += amount
-                charged[counter.id] = (counter, charged.get(counter.id, (counter, 0))[1] + amount)
-        row.status = status if actual is not None else "released"
-        row.charged_nano_usd = actual.nano_usd if actual else 0
-        row.charged_tokens = actual.tokens if actual else 0
-        row.settled_at = now
-    uow.flush()
+    uow.flush()  # the statements below run on the connection, under the session
+    driver = Driver.of(uow.connection())
+    with driver.pipeline():
+        rows = [_reservation(r) for r in _locked(driver, _RESERVATIONS_LOCKED, sorted(actual_of))]
+        held = [row for row in rows if row.status == "held"]
+        counter_ids = sorted({int(h["counter_id"]) for row in held for h in row.holds})
+        counters = {c[0]: _Counter(*c) for c in _locked(driver, _COUNTERS_LOCKED, counter_ids)}
+        charged: dict[int, int] = {}
+        for row in held:
+            actual = actual_of[row.id]
+            for hold in row.holds:
+                counter = counters.get(hold["counter_id"])
+                if counter is None:  # the budget was deleted meanwhile
+                    continue
+                counter.reserved = max(0, counter.reserved - int(hold["amount"]))
+                if actual is not None:
+                    amount = actual.in_unit(hold["unit"])
+                    counter.spent += amount
+                    charged[counter.id] = charged.get(counter.id, 0) + amount
+            row.status = status if actual is not None else "released"
+            row.charged_nano_usd = actual.nano_usd if actual else 0
+            row.charged_tokens = actual.tokens if actual else 0
+            row.settled_at = now
+        for counter in counters.values():
+            driver.send(
+                _SET_COUNTER,
+                {"counter": counter.id, "spent": counter.spent, "reserved": counter.reserved},
+            )
+        for row in held:
+            driver.send(
+                _SET_RESERVATION,
+                {
+                    "reservation": row.id,
+                    "status": row.status,
+                    "charged_nano_usd": row.charged_nano_usd,
+                    "charged_tokens": row.charged_tokens,
+                    "settled_at": now,
+                },
+            )
     if charged:
-        _fire_thresholds(uow, budgets, list(charged.values()), now)
+        _fire_thresholds(uow, [(counters[i], amount) for i, amount in charged.items()], now)
     return {row.id: row for row in rows}
+
+
+_R: Table = BudgetReservationRow.__table__  # type: ignore[assignment]
+_C: Table = BudgetCounterRow.__table__  # type: ignore[assignment]
+_B: Table = BudgetRow.__table__  # type: ignore[assignment]
+_BUDGET_TERMS = (
+    "name",
+    "scope",
+    "subject",
+    "project_id",
+    "unit",
+    "limit_units",
+    "window",
+    "rolling_hours",
+    "thresholds",
+)
+
+
+@dataclass(frozen=True)
+class _Terms:
+    """What a budget's thresholds need of it."""
+
+    id: int
+    name: str
+    scope: str
+    subject: str | None
+    project_id: int | None
+    unit: str
+    limit_units: int
+    window: str
+    rolling_hours: int | None
+    thresholds: list[int]
+
+
+class _Counter:
+    """A counter being settled, with the terms of its budget (for its thresholds)."""
+
+    def __init__(self, *values: Any) -> None:
+        self.id: int = values[0]
+        self.budget_id: int = values[1]
+        self.subject_key: str = values[2]
+        self.bucket_start: datetime = values[3]
+        self.spent: int = values[4]
+        self.reserved: int = values[5]
+        self.budget = _Terms(self.budget_id, *values[6:])
+
+
+def _locked_by(table: Table, columns: Sequence[Any], match: Any, *order: Any) -> Prebuilt:
+    statement = select(*columns).where(match).order_by(*order)
+    if table is _C:
+        statement = statement.join_from(_C, _B, _B.c.id == _C.c.budget_id)
+    return Prebuilt(statement.with_for_update(of=table))
+
+
+_COUNTER_COLUMNS = [
+    _C.c.id,
+    _C.c.budget_id,
+    _C.c.subject_key,
+    _C.c.bucket_start,
+    _C.c.spent,
+    _C.c.reserved,
+    *(_B.c[name] for name in _BUDGET_TERMS),
+]
+_RESERVATIONS_LOCKED = {
+    # SQLite: a lookup each (microseconds, no round trip); PostgreSQL: one statement for all.
+    "sqlite": _locked_by(_R, list(_R.c), _R.c.id == bindparam("key"), _R.c.id),
+    "postgresql": _locked_by(
+        _R, list(_R.c), _R.c.id == any_(bindparam("keys", type_=ARRAY(String))), _R.c.id
+    ),
+}
+_COUNTERS_LOCKED = {
+    "sqlite": _locked_by(_C, _COUNTER_COLUMNS, _C.c.id == bindparam("key"), _C.c.id),
+    "postgresql": _locked_by(
+        _C,
+        _COUNTER_COLUMNS,
+        _C.c.id == any_(bindparam("keys", type_=ARRAY(BigInteger))),
+        _C.c.budget_id,
+        _C.c.id,
+    ),
+}
+_SET_COUNTER = Prebuilt(
+    update(_C)
+    .where(_C.c.id == bindparam("counter"))
+    .values(spent=bindparam("spent"), reserved=bindparam("reserved"))
+)
+_SET_RESERVATION = Prebuilt(
+    update(_R)
+    .where(_R.c.id == bindparam("reservation"))
+    .values(
+        status=bindparam("status"),
+        charged_nano_usd=bindparam("charged_nano_usd"),
+        charged_tokens=bindparam("charged_tokens"),
+        settled_at=bindparam("settled_at"),
+    )
+)
+
+
+def _locked(driver: Driver, statements: dict[str, Prebuilt], keys: Sequence[Any]) -> list[Any]:
+    """Rows of ``keys``, locked in the statement's order."""
+    if not keys:
+        return []
+    statement = statements[driver.dialect.name]
+    if driver.postgresql:
+        return driver.rows(statement, {"keys": list(keys)})
+    rows = [row for key in keys for row in driver.rows(statement, {"key": key})]
+    if statement is _COUNTERS_LOCKED["sqlite"]:
+        rows.sort(key=lambda row: (row[1], row[0]))
+    return rows
+
+
+def _reservation(values: Sequence[Any]) -> ReservationState:
+    return ReservationState(**{c.key: v for c, v in zip(_R.c, values, strict=True)})
 
 
 def settle_before_commit(
@@ -407,16 +423,11 @@ def expire_reservations(rt: Runtime) -> int:
     return len(stale)
 
 
-def _fire_thresholds(
-    uow: Session,
-    budgets: dict[int, BudgetRow],
-    charged: Sequence[tuple[BudgetCounterRow, int]],
-    now: datetime,
-) -> None:
+def _fire_thresholds(uow: Session, charged: Sequence[tuple[_Counter, int]], now: datetime) -> None:
     """Record each soft threshold that the amounts just charged crossed (once per budget,
-    subject and window); ``budgets`` by id, read with the counters."""
+    subject and window)."""
     for counter, amount in charged:
-        budget = budgets[counter.budget_id]
+        budget = counter.budget
         if not budget.thresholds:
             continue
         first, last = window_buckets(budget.window, now, budget.rolling_hours)  # type: ignore[arg-type]
@@ -713,7 +724,7 @@ def list_alerts(rt: Runtime, actor: Principal, *, limit: int = 100) -> list[Budg
     ]
 
 
-def describe_reservation(row: BudgetReservationRow) -> Reservation:
+def describe_reservation(row: ReservationState) -> Reservation:
     return Reservation(
         id=row.id,
         status=row.status,

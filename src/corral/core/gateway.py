@@ -1,60 +1,45 @@
 """The gateway's pipeline, independent of the provider API it speaks.
 
-Before a call: who it is for (project, agent, user, session, trace), whether a detector halted
-the session, which agent version serves the session, which tools the agent may use, which
-provider serves the model, and a hold of the call's worst-case cost on every budget that
-applies — all in one transaction, so a refused call leaves nothing behind. After the call: the
-hold is settled with the provider's reported usage (or released when the call failed) and the
-call is recorded as an LLM span in the same store as ingested traces, with the tool results the
-agent sent back recorded as tool spans.
+Before a call (:mod:`corral.core.gateway_prepare`): who it is for (project, agent, user, session,
+trace), whether a detector halted the session, which agent version serves the session, which
+tools the agent may use, which provider serves the model, and a hold of the call's worst-case cost
+on every budget that applies — a refused call leaves nothing behind. After the call: the hold is
+settled with the provider's reported usage (or released when the call failed) and the call is
+recorded as an LLM span in the same store as ingested traces, with the tool results the agent
+sent back recorded as tool spans.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from corral.core.access import Principal, authorize, resolve_project
-from corral.core.agents import find_agent
+from corral.core.access import Principal
 from corral.core.budgets import (
     Amounts,
-    CallContext,
     from_units,
-    project_budgets,
-    reserve,
     settle,
     settle_before_commit,
     settle_many,
     to_units,
 )
-from corral.core.cedar import evaluate, parse_policy
-from corral.core.deployments import deployment_row, resolve_for_agent
-from corral.core.detection.breaker import check_session_not_halted
-from corral.core.gateway_cache import GatewayCache, gateway_cache
-from corral.core.group_commit import write_shared
 from corral.core.normalize import NormalizedSpan, without_nul_text
-from corral.core.policies import active_policy, decide_tool_call
+from corral.core.policies import decide_tool_call
 from corral.core.prices import price_book_for
 from corral.core.pricing import PriceBook, TokenUsage
-from corral.core.providers import Route, choose_route, enabled_providers
+from corral.core.providers import Route
 from corral.core.runtime import Runtime
 from corral.core.span_store import record_spans
-from corral.core.tokens import count_tokens
-from corral.db.schema import AgentRow, BudgetRow, ProjectMemberRow, ProjectRow, ProviderRow
-from corral.errors import Forbidden, InvalidRequest
-from corral.schemas.access import Permission
+from corral.db.schema import AgentRow, ProjectRow
 from corral.schemas.lifecycle import ResolvedVersion
 from corral.schemas.policies import AuthorizeDecision
 
-_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
 PROMPT_MARGIN = 1.10
 """Prompt tokens are counted with one tokenizer; the hold adds a margin for others."""
 
@@ -124,252 +109,6 @@ class CallOutcome:
     input_text: str | None = None
     tool_results: list[ToolResult] = field(default_factory=list)
     denied_tool: str | None = None
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    return value.strip() if value and value.strip() else None
-
-
-def _baggage(headers: Mapping[str, str], key: str) -> str | None:
-    for item in (headers.get("baggage") or "").split(","):
-        name, _, value = item.strip().partition("=")
-        if name.strip() == key and value.strip():
-            return value.strip().split(";")[0]
-    return None
-
-
-def _project(
-    cache: GatewayCache, actor: Principal, headers: Mapping[str, str], now: datetime
-) -> ProjectRow:
-    name = _header(headers, "x-corral-project")
-    if name is not None:
-        # A miss raises (and keeps nothing); a kept row is authorized for each caller anew.
-        row = cache.get(
-            ("project", name),
-            lambda read: resolve_project(read, actor, name, Permission.GATEWAY_CALL),
-            now,
-        )
-        authorize(actor, Permission.GATEWAY_CALL, row)
-        return row
-    scope = actor.project_scope()
-    if scope is None or len(scope) != 1:
-        raise InvalidRequest(
-            "say which project this call is for: send the header 'X-Corral-Project: <name>', or "
-            "use a key limited to one project.",
-            code="project_required",
-        )
-    (project_id,) = scope
-    row = cache.get(
-        ("project_id", project_id), lambda read: read.get_one(ProjectRow, project_id), now
-    )
-    authorize(actor, Permission.GATEWAY_CALL, row)
-    return row
-
-
-def _agent(
-    cache: GatewayCache,
-    actor: Principal,
-    headers: Mapping[str, str],
-    project: ProjectRow,
-    now: datetime,
-) -> AgentRow | None:
-    named = _header(headers, "x-corral-agent")
-    if actor.kind == "agent":
-        if named is not None and named != actor.name:
-            raise Forbidden("an agent key calls as its own agent.", code="permission_denied")
-        return cache.get(("agent", actor.id), lambda read: read.get_one(AgentRow, actor.id), now)
-    if named is None:
-        return None
-    # Kept only once granted: any caller allowed in the project may then name it.
-    return cache.get(
-        ("granted_agent", project.id, named),
-        lambda read: _granted_agent(read, actor, named, project),
-        now,
-    )
-
-
-def _granted_agent(uow: Session, actor: Principal, named: str, project: ProjectRow) -> AgentRow:
-    agent = find_agent(uow, actor, named)
-    granted = uow.scalars(
-        select(ProjectMemberRow.id).where(
-            ProjectMemberRow.agent_id == agent.id, ProjectMemberRow.project_id == project.id
-        )
-    ).first()
-    if granted is None:
-        raise Forbidden(
-            f"agent {agent.name!r} is not granted project {project.name!r}.",
-            code="agent_not_in_project",
-        )
-    return agent
-
-
-def tool_allowed(
-    uow: Session, agent: AgentRow | None, version: ResolvedVersion | None, project: str, tool: str
-) -> bool:
-    """Whether a tool may be offered to the model: not denied for every possible argument.
-
-    A tool allowed only under conditions on its arguments stays offered; the call the model then
-    makes is decided with its real arguments.
-    """
-    if version is not None and version.config.tools is not None:
-        return tool in version.config.tools
-    if agent is None:
-        return True
-    row = active_policy(uow, agent.id)
-    if row is None or row.source is None:
-        return True
-    parsed = parse_policy(agent.name, row.source)
-    result = evaluate(parsed, agent.name, project, tool, {})
-    if result.allowed:
-        return True
-    if result.reason == "forbidden":
-        return False
-    # Not permitted without arguments: is there a permit naming this tool (or any tool)?
-    source = row.source
-    return (
-        f'Tool::"{tool}"' in source
-        or re.search(r"permit\s*\([^)]*resource\s*\)", source) is not None
-    )
-
-
-def prepare_call(rt: Runtime, actor: Principal, intent: CallIntent) -> PreparedCall:
-    """Resolve, authorize, route and hold the call's worst case on its budgets, in one
-    transaction (a refusal leaves nothing behind), shared with concurrent calls where the
-    database has a single writer."""
-    book = price_book_for(rt)  # outside the transaction: it may read the overrides
-    # Counting is CPU work: done before taking the shared write transaction, not inside it.
-    prompt_tokens = (
-        round((count_tokens(intent.prompt_text) + 4 * intent.messages) * PROMPT_MARGIN) + 16
-    )
-    # Read before taking a write connection: a cache miss reads in a session of its own.
-    known = _known(rt, actor, intent.headers)
-    return write_shared(
-        rt,
-        lambda uow, now: _prepare(uow, rt, actor, intent, known, book, prompt_tokens, now),
-        durable=rt.settings.gateway_durable_writes,
-    )
-
-
-@dataclass(frozen=True)
-class _Known:
-    """What a call reads through the gateway cache."""
-
-    project: ProjectRow
-    agent: AgentRow | None
-    environment: str
-    deployed: bool
-    providers: list[tuple[ProviderRow, str | None]]
-    budgets: list[BudgetRow]
-
-
-def _known(rt: Runtime, actor: Principal, headers: Mapping[str, str]) -> _Known:
-    cache = gateway_cache(rt)
-    now = rt.clock.now()
-    project = _project(cache, actor, headers, now)
-    agent = _agent(cache, actor, headers, project, now)
-    environment = _header(headers, "x-corral-environment") or "production"
-    deployed = agent is not None and cache.get(
-        ("deployed", agent.id, environment),
-        lambda read: deployment_row(read, agent, environment) is not None,
-        now,
-    )
-    return _Known(
-        project=project,
-        agent=agent,
-        environment=environment,
-        deployed=deployed,
-        providers=cache.get("providers", lambda read: enabled_providers(rt, read), now),
-        budgets=cache.get(
-            ("budgets", project.id), lambda read: project_budgets(read, project.id), now
-        ),
-    )
-
-
-def _prepare(
-    uow: Session,
-    rt: Runtime,
-    actor: Principal,
-    intent: CallIntent,
-    known: _Known,
-    book: PriceBook,
-    prompt_tokens: int,
-    now: datetime,
-) -> PreparedCall:
-    headers = intent.headers
-    project, agent = known.project, known.agent
-    session = _header(headers, "x-corral-session") or _baggage(headers, "session.id")
-    if session is not None:
-        check_session_not_halted(uow, project.id, session)
-    user = _header(headers, "x-corral-user") or _baggage(headers, "user.id")
-    if user is None and actor.kind == "user":
-        user = actor.name
-    traceparent = _TRACEPARENT.match((headers.get("traceparent") or "").strip().lower())
-    trace_id = traceparent.group(1) if traceparent else secrets.token_hex(16)
-    parent_span_id = traceparent.group(2) if traceparent else None
-    version: ResolvedVersion | None = None
-    if agent is not None and known.deployed:
-        version = resolve_for_agent(uow, rt, agent, known.environment, session)
-    model = intent.model
-    if version is not None:
-        model = version.config.model
-        if version.config.provider:
-            model = f"{version.config.provider}/{model}"
-    api_kind = "anthropic" if intent.api == "anthropic-messages" else "openai"
-    route = choose_route(known.providers, api_kind, model)
-    removed = [
-        t for t in intent.tool_names if not tool_allowed(uow, agent, version, project.name, t)
-    ]
-    version_id = _version_id(uow, agent, version)
-    usage = TokenUsage(input_tokens=prompt_tokens, output_tokens=intent.max_output_tokens)
-    priced = book.price_call(None, route.model, usage, now)
-    estimate = Amounts(
-        nano_usd=to_units("usd", priced.usd if priced else 0.0),
-        tokens=prompt_tokens + intent.max_output_tokens,
-    )
-    context = CallContext(
-        project_id=project.id,
-        agent=agent.name if agent else None,
-        user=user,
-        session=session,
-        trace=trace_id,
-        version_id=version_id,
-    )
-    held = reserve(
-        uow,
-        context,
-        estimate,
-        now=now,
-        details={"model": route.model, "api": intent.api},
-        budgets=known.budgets,
-    )
-    return PreparedCall(
-        intent=intent,
-        project_id=project.id,
-        project_name=project.name,
-        agent=agent,
-        user=user,
-        session=session,
-        trace_id=trace_id,
-        parent_span_id=parent_span_id,
-        version=version,
-        route=route,
-        reservation_id=held.id,
-        estimate=estimate,
-        removed_tools=removed,
-        principal=actor,
-        started_at=now,
-    )
-
-
-def _version_id(
-    uow: Session, agent: AgentRow | None, version: ResolvedVersion | None
-) -> int | None:
-    if agent is None or version is None:
-        return None
-    from corral.core.versions import version_row
-
-    return version_row(uow, agent, version.version).id
 
 
 def decide_tool_calls(

@@ -1,10 +1,12 @@
 """What the gateway reads on every call and rarely changes, remembered for a moment.
 
-Each call names a project and an agent, is routed to a provider and held on the budgets that
-apply; reading those rows again for every call is most of the queries a call makes. They are kept
+Each call names a project and an agent, is routed to a provider, offered the tools its policy
+allows and held on the budgets that apply; reading those rows again for every call is most of the
+queries a call makes. They are kept
 for ``CORRAL_GATEWAY_CACHE_SECONDS``. A change to projects, agents, memberships, deployments,
 providers or budgets made in this process clears the cache as soon as it commits (every such
-change is audited); other replicas see it when their entries expire.
+change is audited); other replicas see it when their entries expire. (A tool call the model makes
+is always decided against the current policy; the kept one only decides which tools are offered.)
 
 Only what is safe to read slightly late is kept here: budget *terms* (limits, scopes), never
 what a budget has spent or holds — counters are always read locked, in the hold's transaction.
@@ -32,6 +34,7 @@ GATEWAY_ACTIONS = (
     "budget.",
     "deployment.",
     "member.",
+    "policy.",
     "project.",
     "provider.",
 )
@@ -53,6 +56,10 @@ def forget_gateway_reads_after_commit(uow: Session, action: str) -> None:
     _changes.watch(uow, action)
 
 
+class NotKept(LookupError):
+    """The value is not kept (or no longer fresh), and reading it was not allowed."""
+
+
 @dataclass(frozen=True)
 class _Entry:
     value: Any
@@ -61,25 +68,68 @@ class _Entry:
 
 
 class GatewayCache:
-    """Values by key, each loaded once per ``seconds`` (0: never kept)."""
+    """Values by key, each loaded once per ``seconds`` (0: never kept).
+
+    Calls read it on the event loop, which must not wait for the database: a value read there
+    past half its time is marked due, and :meth:`refresh_due` (in a worker thread) loads it
+    again, so that calls arriving steadily never find it expired — and it is never kept longer
+    than ``seconds`` either way.
+    """
 
     def __init__(self, db: Database, seconds: float) -> None:
         self._db = db
         self._ttl = timedelta(seconds=seconds)
         self._entries: dict[Hashable, _Entry] = {}
+        self._due: dict[Hashable, Callable[[Session], Any]] = {}
+        self._due_lock = threading.Lock()
 
-    def get(self, key: Hashable, load: Callable[[Session], T], now: datetime) -> T:
+    def get(
+        self,
+        key: Hashable,
+        load: Callable[[Session], T],
+        now: datetime,
+        *,
+        may_read: bool = True,
+    ) -> T:
         """The value kept for ``key``, or ``load(uow)`` in a read transaction, kept for next
-        time (a load that raises keeps nothing)."""
+        time (a load that raises keeps nothing).
+
+        Raises:
+            NotKept: ``may_read`` is False and the value would have to be read (on the event
+                loop, which must not wait for the database).
+        """
         if not self._ttl:
+            if not may_read:
+                raise NotKept(key)
             return self._load(load)
         entry = self._entries.get(key)
-        if (
-            entry is not None
-            and entry.generation == _changes.value
-            and now - entry.cached_at < self._ttl
-        ):
-            return entry.value  # type: ignore[no-any-return]
+        if entry is not None and entry.generation == _changes.value:
+            age = now - entry.cached_at
+            if age < self._ttl:
+                if not may_read and age >= self._ttl / 2:
+                    self._due[key] = load
+                return entry.value  # type: ignore[no-any-return]
+        if not may_read:
+            raise NotKept(key)
+        return self._keep(key, load, now)
+
+    @property
+    def due(self) -> bool:
+        """Whether values are due to be loaded again (:meth:`refresh_due`)."""
+        return bool(self._due)
+
+    def refresh_due(self, now: datetime) -> None:
+        """Load again the values marked due (in a worker thread). A value that no longer loads
+        (its project was deleted, say) is dropped: the next call reads it, and gets the error."""
+        with self._due_lock:
+            due, self._due = self._due, {}
+        for key, load in due.items():
+            try:
+                self._keep(key, load, now)
+            except Exception:
+                self._entries.pop(key, None)
+
+    def _keep(self, key: Hashable, load: Callable[[Session], T], now: datetime) -> T:
         generation = _changes.value  # read before loading: a change committed meanwhile wins
         value = self._load(load)
         if len(self._entries) >= MAX_ENTRIES:

@@ -63,21 +63,42 @@ def parse_token(token: str) -> tuple[str, str]:
     )
 
 
-def remembered_principal(rt: Runtime, token: str) -> Principal | None:
-    """The principal behind an API key if the cache holds it (no database read), else None."""
+def remembered_principal(rt: Runtime, token: str) -> tuple[Principal | None, bool]:
+    """The principal behind an API key if the cache holds it (no database read), else None;
+    and whether it is due to be read again ahead of its expiry (:func:`authenticate` with
+    ``remembered=False``, off the request's path)."""
     public_id, secret = parse_token(token)
-    return _principal_cache(rt).get(public_id, hash_secret(secret), rt.clock.now())
+    secret_hash, now = hash_secret(secret), rt.clock.now()
+    cache = _principal_cache(rt)
+    principal = cache.get(public_id, secret_hash, now)
+    return principal, principal is not None and cache.due(public_id, secret_hash, now)
 
 
-def authenticate(rt: Runtime, token: str) -> Principal:
-    """The principal behind an API key, or :class:`Unauthenticated` with the reason."""
+def authenticate(rt: Runtime, token: str, *, remembered: bool = True) -> Principal:
+    """The principal behind an API key, or :class:`Unauthenticated` with the reason.
+
+    Args:
+        rt: The runtime.
+        token: The API key.
+        remembered: Whether a principal kept for the key will do; False reads it again.
+    """
     public_id, secret = parse_token(token)
     secret_hash = hash_secret(secret)
     now = rt.clock.now()
     cache = _principal_cache(rt)
-    cached = cache.get(public_id, secret_hash, now)
+    cached = cache.get(public_id, secret_hash, now) if remembered else None
     if cached is not None:
         return cached
+    try:
+        return _read_principal(rt, cache, public_id, secret_hash, now)
+    except Unauthenticated:
+        cache.forget(public_id, secret_hash)  # revoked or expired since it was kept
+        raise
+
+
+def _read_principal(
+    rt: Runtime, cache: PrincipalCache, public_id: str, secret_hash: str, now: datetime
+) -> Principal:
     generation = current_generation()
     with rt.db.read() as uow:
         key = uow.scalars(select(ApiKeyRow).where(ApiKeyRow.public_id == public_id)).one_or_none()

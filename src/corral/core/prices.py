@@ -10,6 +10,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import overload
 
 from sqlalchemy import select
 
@@ -76,6 +77,22 @@ class OverridingPriceBook:
         self._loaded_at = 0.0
         self._lock = threading.Lock()
 
+    @property
+    def stale(self) -> bool:
+        """Whether the next :meth:`refresh` reads the overrides."""
+        return time.monotonic() - self._loaded_at > _REFRESH_SECONDS
+
+    @property
+    def due(self) -> bool:
+        """Whether the overrides are past half their time: :meth:`reload` them ahead (in a
+        worker thread), so that calls priced on the event loop never find them stale."""
+        return time.monotonic() - self._loaded_at > _REFRESH_SECONDS / 2
+
+    def reload(self) -> None:
+        """Read the overrides now."""
+        self._loaded_at = 0.0
+        self._current()
+
     def refresh(self) -> OverridingPriceBook:
         """Re-read the overrides if they are stale. Call it outside any transaction."""
         self._current()
@@ -133,13 +150,25 @@ class OverridingPriceBook:
         return self._fallback.price_call(provider, model, usage, at)
 
 
-def price_book_for(rt: Runtime) -> OverridingPriceBook:
+@overload
+def price_book_for(rt: Runtime) -> OverridingPriceBook: ...
+@overload
+def price_book_for(rt: Runtime, *, read: bool) -> OverridingPriceBook | None: ...
+def price_book_for(rt: Runtime, *, read: bool = True) -> OverridingPriceBook | None:
     """The price book of a runtime (one per process, shared by ingest and the gateway),
-    refreshed if stale: call it before opening a transaction, not inside one."""
+    refreshed if stale: call it before opening a transaction, not inside one.
+
+    Args:
+        rt: The runtime.
+        read: Whether it may read the database; if not (on the event loop), a stale book is
+            not returned: None.
+    """
     book = rt.extensions.get("price_book")
     if not isinstance(book, OverridingPriceBook):
         book = OverridingPriceBook(rt)
         rt.extensions["price_book"] = book
+    if not read:
+        return None if book.stale else book
     return book.refresh()
 
 

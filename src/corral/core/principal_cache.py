@@ -57,6 +57,15 @@ class PrincipalCache:
             return None
         return entry.principal
 
+    def due(self, public_id: str, secret_hash: str, now: datetime) -> bool:
+        """Whether a kept principal is past half its time: to be loaded again ahead, so that a
+        key used steadily is never found expired."""
+        entry = self._entries.get((public_id, secret_hash))
+        return entry is not None and now - entry.cached_at >= timedelta(seconds=self.seconds / 2)
+
+    def forget(self, public_id: str, secret_hash: str) -> None:
+        self._entries.pop((public_id, secret_hash), None)
+
     def put(
         self,
         public_id: str,

@@ -173,6 +173,12 @@ class Database:
         sharing a transaction and its durable commit, and cannot deadlock doing so."""
         return self.dialect == "sqlite"
 
+    @property
+    def write_lock(self) -> AbstractContextManager[Any]:
+        """What :meth:`write` holds for its whole transaction (on SQLite, the one writer's
+        turn), for writers that use the driver's connection directly."""
+        return self._write_lock
+
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A unit of work that only reads. Closing it ends the transaction without a commit and

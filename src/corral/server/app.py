@@ -13,6 +13,7 @@ from corral import __version__
 from corral.core.bootstrap import bootstrap_workspace
 from corral.core.clock import Clock
 from corral.core.detection.live import start_detection
+from corral.core.gateway_holds import stop_hold_writer
 from corral.core.gateway_recorder import start_recorder
 from corral.core.jobs import JobRunner
 from corral.core.runtime import Runtime
@@ -24,6 +25,8 @@ from corral.server.api import build_public_router, build_v1_router
 from corral.server.console import console_error, install_console
 from corral.server.deps import refuse_nul_in_url
 from corral.server.errors import install_error_handlers
+from corral.server.gateway import upstream_of
+from corral.server.gateway.fast_path import GatewayFastPath
 from corral.server.heap import freeze_startup_heap
 from corral.server.mcp import mount_mcp
 from corral.server.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
@@ -85,6 +88,8 @@ def create_app(
             async with mcp_running():
                 yield
         finally:
+            await upstream_of(app.state).close()
+            await run_in_threadpool(stop_hold_writer, rt)
             jobs.stop()
             if recorder is not None:  # before detection: its spans are judged as they commit
                 await run_in_threadpool(recorder.stop)
@@ -100,6 +105,7 @@ def create_app(
         dependencies=[Depends(refuse_nul_in_url)],
     )
     install_error_handlers(app, html_errors=console_error)
+    app.add_middleware(GatewayFastPath)  # innermost: the gateway's calls skip the router
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestIdMiddleware)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 from typing import Annotated
 
@@ -12,7 +14,7 @@ from corral.core.access import Principal
 from corral.core.keys import authenticate, remembered_principal
 from corral.core.logins import CSRF_HEADER, SESSION_COOKIE, session_principal
 from corral.core.runtime import Runtime
-from corral.errors import Forbidden, InvalidRequest, Unauthenticated
+from corral.errors import CorralError, Forbidden, InvalidRequest, Unauthenticated
 from corral.schemas.common import NUL_RULE
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -86,14 +88,36 @@ def current_principal(request: Request) -> Principal:
 
 async def authenticated(request: Request) -> Principal:
     """:func:`current_principal` as a dependency: a key whose principal is remembered is
-    answered on the event loop; anything that reads the database goes to a worker thread."""
+    answered on the event loop (and read again in a worker thread once past half its time, so
+    that a key in steady use is never found expired); anything that reads the database on the
+    request's path goes to a worker thread."""
     token = credentials_from(request)
     if token is not None and getattr(request.state, "principal", None) is None:
-        remembered = remembered_principal(get_runtime(request), token)
+        rt = get_runtime(request)
+        remembered, due = remembered_principal(rt, token)
         if remembered is not None:
             request.state.principal = remembered
+            if due:
+                _read_key_again(rt, token)
             return remembered
     return await run_in_threadpool(current_principal, request)
+
+
+_rereading: dict[str, asyncio.Future[None]] = {}
+
+
+def _read_key_again(rt: Runtime, token: str) -> None:
+    if token in _rereading:
+        return
+
+    def read() -> None:
+        # Revoked or expired meanwhile: forgotten, so the next call reads it and is told.
+        with contextlib.suppress(CorralError):
+            authenticate(rt, token, remembered=False)
+
+    future = asyncio.get_running_loop().run_in_executor(None, read)
+    _rereading[token] = future
+    future.add_done_callback(lambda _: _rereading.pop(token, None))
 
 
 RuntimeDep = Annotated[Runtime, Depends(runtime_dependency)]

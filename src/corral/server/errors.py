@@ -51,6 +51,15 @@ def _validation_error(exc: RequestValidationError) -> CorralError:
     return InvalidRequest(f"invalid request: {summary}", details={"errors": problems})
 
 
+def corral_error_response(error: CorralError) -> JSONResponse:
+    """A :class:`CorralError` as the client gets it, with the headers its status calls for."""
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    retry_after = error.details.get("retry_after_seconds")
+    if error.status in (429, 503) and retry_after is not None:
+        headers = {"Retry-After": str(retry_after)}
+    return error_response(error, headers)
+
+
 HtmlErrors = Callable[[Request, CorralError], Response | None]
 
 
@@ -62,11 +71,7 @@ def install_error_handlers(app: FastAPI, html_errors: HtmlErrors | None = None) 
         page = html_errors(request, exc) if html_errors else None
         if page is not None:
             return page
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        retry_after = exc.details.get("retry_after_seconds")
-        if exc.status in (429, 503) and retry_after is not None:
-            headers = {"Retry-After": str(retry_after)}
-        return error_response(exc, headers)
+        return corral_error_response(exc)
 
     async def on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

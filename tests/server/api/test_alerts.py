@@ -16,7 +16,8 @@ from starlette.routing import Route
 
 import corral
 from corral.core.alerts import deliver_webhooks, raise_alert
-from corral.core.budgets import Amounts, CallContext, reserve, settle
+from corral.core.budget_holds import reserve
+from corral.core.budgets import Amounts, CallContext, settle
 from corral.core.clock import ManualClock
 from corral.core.runtime import Runtime
 from tests.live import app_in_thread

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import time
+from datetime import timedelta
+
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 import corral
+from corral.core.clock import ManualClock
 from corral.core.runtime import Runtime
 from corral.db.schema import ApiKeyRow
 from tests.server.world import as_key, build_world
@@ -79,3 +83,22 @@ def test_bad_key_requests(admin: corral.Client) -> None:
         admin.keys.create("x", agent="ghost")
     with pytest.raises(corral.InvalidRequest):
         admin.keys.create("x", permissions=["memory:everything"])
+
+
+def test_a_key_revoked_elsewhere_is_refused_before_its_moment_ends_when_in_use(
+    http: TestClient, admin: corral.Client, runtime: Runtime, clock: ManualClock
+) -> None:
+    key = admin.keys.create("busy")
+    headers = {"authorization": f"Bearer {key.secret}"}
+    assert http.get("/v1/status", headers=headers).status_code == 200  # remembered now
+    with runtime.db.write() as uow:  # another replica revokes it
+        uow.execute(
+            update(ApiKeyRow).where(ApiKeyRow.public_id == key.id).values(revoked_at=clock.now())
+        )
+    clock.advance(timedelta(seconds=runtime.settings.auth_cache_seconds * 0.6))
+    assert http.get("/v1/status", headers=headers).status_code == 200  # read again behind it
+    deadline = time.monotonic() + 15
+    while http.get("/v1/status", headers=headers).status_code == 200:
+        assert time.monotonic() < deadline, "the revoked key was not read again"
+        time.sleep(0.05)
+    assert http.get("/v1/status", headers=headers).json()["error"]["code"] == "api_key_revoked"

@@ -7,6 +7,8 @@ import json
 import openai
 import pytest
 
+from corral.testing.fake_llm import FakeResponse
+from tests.live import free_port
 from tests.server.gateway.harness import Setup, spans
 
 
@@ -170,6 +172,32 @@ def test_upstream_errors_pass_through_and_release(setup: Setup) -> None:
     assert (usage.spent, usage.reserved) == (0.0, 0.0)
 
 
+def test_unreachable_and_slow_providers_are_told_apart_and_release(setup: Setup) -> None:
+    budget = setup.admin.budgets.create("b", scope="agent", subject="support", limit=5)
+    setup.admin.providers.add(
+        "gone", kind="openai", base_url=f"http://127.0.0.1:{free_port()}/v1", models=["gone-*"]
+    )
+    setup.admin.providers.add(
+        "slow", kind="openai", base_url=f"{setup.fake_url}/v1", models=["slow-*"]
+    )
+    setup.admin.providers.update("slow", timeout_seconds=0.2)
+    setup.fake.queue.append(FakeResponse(content="late", latency_ms=2000))
+    client = setup.openai()
+    with pytest.raises(openai.APIStatusError) as gone:
+        client.chat.completions.create(model="gone-1", messages=[{"role": "user", "content": "x"}])
+    with pytest.raises(openai.APIStatusError) as slow:
+        client.chat.completions.create(model="slow-1", messages=[{"role": "user", "content": "x"}])
+    assert (gone.value.status_code, slow.value.status_code) == (502, 504)
+    assert isinstance(gone.value.body, dict)
+    assert isinstance(slow.value.body, dict)
+    assert (gone.value.body["code"], slow.value.body["code"]) == (
+        "upstream_unreachable",
+        "upstream_timeout",
+    )
+    [usage] = setup.admin.budgets.usage(budget.id)
+    assert (usage.spent, usage.reserved) == (0.0, 0.0)  # both holds released
+
+
 def test_unknown_model_and_missing_project_are_clear(setup: Setup, admin_key: str) -> None:
     with pytest.raises(openai.NotFoundError) as err:
         setup.openai().chat.completions.create(
@@ -248,3 +276,22 @@ def test_text_holding_nul_is_forwarded_and_recorded_storable(setup: Setup) -> No
     assert llm.input_text is not None
     assert "\x00" not in llm.input_text
     assert "read\\u0000this" in llm.input_text  # the messages as JSON: escaped, not replaced
+
+
+def test_gateway_refusals_before_the_call_look_like_every_other_route(setup: Setup) -> None:
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]}
+    anonymous = setup.http.post("/v1/chat/completions", json=body)
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    assert anonymous.json()["error"]["code"] == "missing_credentials"
+    assert anonymous.headers["x-request-id"] == anonymous.json()["error"]["request_id"]
+    nul = setup.http.post(
+        "/v1/messages?x=%00",
+        json=body,
+        headers={"authorization": f"Bearer {setup.agent_key}"},
+    )
+    assert (nul.status_code, nul.json()["error"]["code"]) == (422, "invalid_text")
+    wrong_method = setup.http.get(
+        "/v1/chat/completions", headers={"authorization": f"Bearer {setup.agent_key}"}
+    )
+    assert wrong_method.status_code == 405

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import openai
@@ -36,6 +37,24 @@ def test_a_change_made_here_applies_to_the_next_call_at_once(setup: Setup) -> No
         ask(client)
 
 
+def test_a_tool_policy_saved_here_hides_tools_from_the_next_call(setup: Setup) -> None:
+    tools = [
+        {"type": "function", "function": {"name": n, "parameters": {"type": "object"}}}
+        for n in ("search", "delete_user")
+    ]
+    client = setup.openai()
+
+    def offered() -> list[str]:
+        client.chat.completions.create(
+            model="gpt-4o-mini", tools=tools, messages=[{"role": "user", "content": "hi"}]
+        )
+        return [t["function"]["name"] for t in setup.upstream()[-1]["body"]["tools"]]
+
+    assert offered() == ["search", "delete_user"]  # no policy: kept as "none" now
+    setup.admin.policies.save("support", rules=["allow search"])
+    assert offered() == ["search"]
+
+
 def test_another_replica_sees_a_change_within_the_cache_time(
     setup: Setup, runtime: Runtime, clock: ManualClock
 ) -> None:
@@ -49,6 +68,27 @@ def test_another_replica_sees_a_change_within_the_cache_time(
     clock.advance(timedelta(seconds=runtime.settings.gateway_cache_seconds))
     with pytest.raises(openai.RateLimitError):
         ask(client)
+
+
+def test_what_calls_keep_reading_is_loaded_again_before_it_expires(
+    setup: Setup, runtime: Runtime, clock: ManualClock
+) -> None:
+    client = setup.openai()
+    budget = setup.admin.budgets.create("b", scope="agent", subject="support", limit=10.0)
+    ask(client)
+    with runtime.db.write() as uow:  # another replica lowers the limit
+        uow.execute(update(BudgetRow).where(BudgetRow.id == budget.id).values(limit_units=1))
+    clock.advance(timedelta(seconds=runtime.settings.gateway_cache_seconds * 0.6))
+    ask(client)  # still within its time: answered from what is kept, which is loaded again
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:  # the reload runs in a worker thread
+        try:
+            ask(client)
+        except openai.RateLimitError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the budget's new limit was not loaded before its terms expired")
 
 
 @pytest.fixture

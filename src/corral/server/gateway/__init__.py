@@ -13,7 +13,6 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx2
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -26,10 +25,11 @@ from corral.core.gateway import (
     PreparedCall,
     decide_tool_calls,
     finish_call,
-    prepare_call,
     release_call,
 )
+from corral.core.gateway_prepare import prepare_call
 from corral.core.gateway_recorder import running_recorder
+from corral.core.providers import Route
 from corral.core.runtime import Runtime
 from corral.errors import CorralError, MalformedRequest
 from corral.schemas.policies import AuthorizeDecision
@@ -40,6 +40,12 @@ from corral.server.gateway.protocols import (
     OpenAIEmbeddings,
     ProviderApi,
 )
+from corral.server.gateway.upstream import (
+    Upstream,
+    UpstreamAnswer,
+    UpstreamError,
+    UpstreamTimeout,
+)
 
 log = logging.getLogger("corral.gateway")
 router = APIRouter(tags=["gateway"])
@@ -48,14 +54,11 @@ NO_RETRY = {"x-should-retry": "false"}
 """OpenAI and Anthropic clients retry 429s by themselves; a refusal by policy must not be."""
 
 
-def _http(request: Request) -> httpx2.AsyncClient:
-    client: httpx2.AsyncClient | None = getattr(request.app.state, "gateway_http", None)
+def upstream_of(state: Any) -> Upstream:
+    """The providers' client kept in an app's ``state`` (made on first use)."""
+    client: Upstream | None = getattr(state, "gateway_upstream", None)
     if client is None:
-        client = httpx2.AsyncClient(
-            limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=200),
-            timeout=httpx2.Timeout(120.0, connect=10.0),
-        )
-        request.app.state.gateway_http = client
+        client = state.gateway_upstream = Upstream()
     return client
 
 
@@ -103,66 +106,38 @@ async def forward(request: Request, rt: Runtime, actor: Actor, api: ProviderApi)
     try:
         body = await _read_json(request)
         intent = api.intent(body, request.headers, settings.gateway_default_max_tokens)
-        prepared = await run_in_threadpool(prepare_call, rt, actor, intent)
+        prepared = await prepare_call(rt, actor, intent, run_in_threadpool)
     except CorralError as error:
         return gateway_error(api, error)
     upstream = api.upstream_body(body, prepared, settings.gateway_default_max_tokens)
     route = prepared.route
     url = route.provider.base_url + api.upstream_path()
     headers = api.upstream_headers(route.api_key, request.headers)
-    timeout = httpx2.Timeout(route.provider.timeout_seconds, connect=10.0)
     limit = settings.gateway_record_content_bytes
     tool_results = api.tool_results(body)
     input_text = api.input_text(body) if limit else None
-    http = _http(request)
+    streaming = bool(upstream.get("stream"))
     try:
-        payload = orjson.dumps(upstream)
-        if upstream.get("stream"):
-            upstream_request = http.build_request(
-                "POST", url, content=payload, headers=headers, timeout=timeout
-            )
-            response = await http.send(upstream_request, stream=True)
-        else:
-            response = await http.post(url, content=payload, headers=headers, timeout=timeout)
-    except httpx2.TimeoutException:
-        await run_in_threadpool(release_call, rt, prepared)
-        return gateway_error(
-            api,
-            CorralError(
-                f"provider {route.provider.name!r} did not answer within "
-                f"{route.provider.timeout_seconds:g} s.",
-                code="upstream_timeout",
-                status=504,
-            ),
+        response = await upstream_of(request.app.state).post(
+            url, orjson.dumps(upstream), headers, timeout_seconds=route.provider.timeout_seconds
         )
-    except httpx2.HTTPError as exc:
+        if streaming and response.status < 400:
+            return _stream(rt, api, prepared, response, body, tool_results, input_text, limit)
+        content = await response.read()
+    except UpstreamError as exc:
         await run_in_threadpool(release_call, rt, prepared)
-        return gateway_error(
-            api,
-            CorralError(
-                f"provider {route.provider.name!r} cannot be reached: {type(exc).__name__}.",
-                code="upstream_unreachable",
-                status=502,
-            ),
-        )
-    if upstream.get("stream") and response.status_code < 400:
-        return _stream(rt, api, prepared, response, body, tool_results, input_text, limit)
-    content = await response.aread()
-    await response.aclose()
-    if response.status_code >= 400:
+        return gateway_error(api, _unreachable(route, exc))
+    if response.status >= 400:
         # The provider's own error, with its status, so clients handle it as they would directly.
         outcome = CallOutcome(
-            status=response.status_code,
+            status=response.status,
             error=content[:2000].decode("utf-8", "replace"),
             input_text=input_text,
             tool_results=tool_results,
         )
         task = _recording(rt, prepared, outcome, limit)
         return Response(
-            content,
-            status_code=response.status_code,
-            background=task,
-            media_type=response.headers.get("content-type", "application/json"),
+            content, status_code=response.status, background=task, media_type=response.content_type
         )
     try:
         data = orjson.loads(content)
@@ -185,9 +160,22 @@ async def forward(request: Request, rt: Runtime, actor: Actor, api: ProviderApi)
         return response_error
     return Response(
         content,
-        status_code=response.status_code,
-        media_type=response.headers.get("content-type", "application/json"),
+        status_code=response.status,
+        media_type=response.content_type,
         background=_recording(rt, prepared, outcome, limit),
+    )
+
+
+def _unreachable(route: Route, error: UpstreamError) -> CorralError:
+    name = route.provider.name
+    if isinstance(error, UpstreamTimeout):
+        return CorralError(
+            f"provider {name!r} did not answer within {route.provider.timeout_seconds:g} s.",
+            code="upstream_timeout",
+            status=504,
+        )
+    return CorralError(
+        f"provider {name!r} cannot be reached: {error}.", code="upstream_unreachable", status=502
     )
 
 
@@ -225,7 +213,7 @@ def _stream(
     rt: Runtime,
     api: ProviderApi,
     prepared: PreparedCall,
-    response: httpx2.Response,
+    response: UpstreamAnswer,
     body: dict[str, Any],
     tool_results: list[Any],
     input_text: str | None,
@@ -242,7 +230,7 @@ def _stream(
         held: list[bytes] = []
         holding = False
         try:
-            async for chunk in response.aiter_raw():
+            async for chunk in response.chunks():
                 buffer.extend(chunk.replace(b"\r\n", b"\n"))
                 for event in _split_events(buffer):
                     parser.feed(event)
@@ -272,7 +260,7 @@ def _stream(
             if buffer.strip():
                 yield bytes(buffer)
         finally:
-            await response.aclose()
+            response.close()
             outcome = parser.outcome
             outcome.input_text, outcome.tool_results = input_text, tool_results
             outcome.denied_tool = denied[0] if denied else None

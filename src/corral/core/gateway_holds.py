@@ -1,0 +1,215 @@
+"""The gateway's budget holds, taken by one thread per process on a connection of its own.
+
+A call's hold is a few statements and a commit: far less work than handing it to a worker
+thread of the pool, opening a session and a transaction for it, and handing the answer back. So
+the event loop queues each call's :class:`~corral.core.budget_holds.HoldRequest` here and awaits
+it; one thread takes every request queued, holds them all in one transaction (one commit, one
+disk flush, on PostgreSQL two round trips), and hands each call its answer. Under load the calls
+that arrive while a transaction runs share the next one, so the holds keep up with the calls
+instead of queueing for the database one by one.
+
+The thread keeps its connection between transactions (no pool checkout, no liveness ping per
+call); a connection that breaks is dropped and a new one taken for the next transaction. On
+SQLite the thread takes the database's write lock like every other writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import PoolProxiedConnection
+
+from corral.core.budget_holds import Held, HoldRequest, hold_many
+from corral.core.runtime import Runtime
+from corral.db.prebuilt import Driver, sqlite_write
+
+log = logging.getLogger("corral.gateway")
+
+EXTENSION = "gateway_holds"
+MAX_BATCH = 64
+"""Holds taken in one transaction at most."""
+
+Answer = Held | Exception
+Deliver = Callable[[Answer], None]
+
+
+@dataclass(frozen=True)
+class _Queued:
+    request: HoldRequest
+    deliver: Deliver
+
+
+class HoldWriter:
+    """Takes the holds queued by calls, several per transaction, from one thread."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.transactions = 0
+        self._queue: list[_Queued] = []
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._connection: PoolProxiedConnection | None = None
+        self._thread = threading.Thread(target=self._work, name="corral-gateway-holds", daemon=True)
+        self._thread.start()
+
+    async def hold(self, request: HoldRequest) -> Held:
+        """Hold ``request`` and return the hold, or raise why it was refused.
+
+        If the waiting call is cancelled (its client hung up), a hold taken meanwhile is
+        released, not left to expire.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Answer] = loop.create_future()
+
+        def deliver(answer: Answer) -> None:
+            try:
+                loop.call_soon_threadsafe(_settle, future, answer, self._release)
+            except RuntimeError:  # the event loop is gone, and the call with it
+                _release_if_held(answer, self._release)
+
+        self.submit(request, deliver)
+        try:
+            answer = await future
+        except asyncio.CancelledError:
+            # Answered, but the call was cancelled before it read the answer.
+            if future.done() and not future.cancelled():
+                _release_if_held(future.result(), self._release)
+            raise
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def submit(self, request: HoldRequest, deliver: Deliver) -> None:
+        """Queue ``request``; ``deliver`` is called from the writer's thread with the answer."""
+        with self._cond:
+            if self._stopping:
+                raise RuntimeError("the gateway's hold writer has stopped")
+            self._queue.append(_Queued(request, deliver))
+            self._cond.notify()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Answer what is queued, then stop and give the connection back."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        self._thread.join(timeout)
+
+    def _work(self) -> None:
+        try:
+            while True:
+                with self._cond:
+                    while not self._queue and not self._stopping:
+                        self._cond.wait()
+                    if not self._queue:
+                        return
+                    batch = self._queue[:MAX_BATCH]
+                    del self._queue[:MAX_BATCH]
+                answers = self._hold_all([q.request for q in batch])
+                for queued, answer in zip(batch, answers, strict=True):
+                    try:
+                        queued.deliver(answer)
+                    except Exception:
+                        log.exception("answering a gateway call's hold failed")
+        finally:
+            self._close()
+
+    def _hold_all(self, requests: list[HoldRequest]) -> list[Answer]:
+        """Hold ``requests`` in one transaction; if the transaction fails, each gets the error."""
+        self.transactions += 1
+        try:
+            return self._transaction(requests)
+        except Exception as exc:
+            log.warning("holding %d gateway calls failed: %s", len(requests), exc)
+            return [exc] * len(requests)
+
+    def _transaction(self, requests: list[HoldRequest]) -> list[Answer]:
+        db, settings = self.rt.db, self.rt.settings
+        durable = settings.gateway_durable_writes
+        if self._connection is None:
+            self._connection = db.engine.raw_connection()
+        driver = Driver(self._connection.driver_connection, db.engine.dialect)
+        now = self.rt.clock.now()
+        try:
+            if db.single_writer:
+                synchronous = settings.sqlite_synchronous if durable else "NORMAL"
+                with db.write_lock, sqlite_write(driver.connection, synchronous):
+                    answers: list[Answer] = list(hold_many(driver, requests, now))
+                return answers
+            with driver.pipeline():
+                if not durable:
+                    driver.connection.execute("SET LOCAL synchronous_commit TO OFF")
+                answers = list(hold_many(driver, requests, now))
+                driver.connection.commit()  # sent with the writes: one round trip for both
+            return answers
+        except Exception:
+            self._recover()
+            raise
+
+    def _recover(self) -> None:
+        """After a failed transaction: roll back, or drop a connection that broke."""
+        connection = self._connection
+        if connection is None:
+            return
+        try:
+            connection.driver_connection.rollback()  # type: ignore[union-attr]
+        except Exception:
+            self._connection = None
+            connection.invalidate()
+
+    def _close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+    def _release(self, held: Held) -> None:
+        from corral.core.budgets import settle
+
+        def release() -> None:
+            try:
+                with self.rt.db.write() as uow:
+                    settle(uow, held.id, None, now=self.rt.clock.now())
+            except Exception:
+                log.exception("releasing the hold of a call whose client left failed")
+
+        threading.Thread(target=release, name="corral-gateway-release", daemon=True).start()
+
+
+def _settle(
+    future: asyncio.Future[Answer], answer: Answer, release: Callable[[Held], None]
+) -> None:
+    if not future.cancelled():
+        future.set_result(answer)
+    else:
+        _release_if_held(answer, release)
+
+
+def _release_if_held(answer: Answer, release: Callable[[Held], None]) -> None:
+    if isinstance(answer, Held):
+        release(answer)
+
+
+def hold_writer(rt: Runtime) -> HoldWriter:
+    """The hold writer of ``rt`` in this process (started on first use)."""
+    writer = rt.extensions.get(EXTENSION)
+    if writer is None:
+        with _lock:
+            writer = rt.extensions.get(EXTENSION)
+            if writer is None:
+                writer = rt.extensions[EXTENSION] = HoldWriter(rt)
+    assert isinstance(writer, HoldWriter)
+    return writer
+
+
+def stop_hold_writer(rt: Runtime) -> None:
+    """Stop the hold writer of ``rt``, if one runs (at shutdown)."""
+    writer: Any = rt.extensions.pop(EXTENSION, None)
+    if isinstance(writer, HoldWriter):
+        writer.stop()
+
+
+_lock = threading.Lock()

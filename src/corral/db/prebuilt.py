@@ -1,0 +1,173 @@
+"""Statements compiled once per dialect and run on the driver's own connection.
+
+For the short transactions that run before every gateway call. SQLAlchemy's general execution
+path (session, connection wrapper, compiled-cache lookup, result objects) costs tens of
+microseconds per statement, several times what SQLite takes to run a lookup by key; here a
+statement is compiled once, its parameters converted by the columns' own bind processors (so
+values are stored exactly as the ORM stores them), and the driver runs it.
+
+On PostgreSQL the statements of one step can be sent together (:meth:`Driver.pipeline`): several
+lookups then cost one round trip instead of one each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Dialect
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    order: tuple[str, ...] | None
+    """The parameters' names in positional order; None when the driver takes names."""
+    processors: tuple[tuple[str, Callable[[Any], Any]], ...]
+    returns_rows: bool
+    defaults: Mapping[str, Any]
+    """Values the statement holds itself (a LIMIT, a literal compared to)."""
+    converters: tuple[tuple[int, Callable[[Any], Any]], ...]
+    """Result columns the driver returns otherwise than the ORM would (SQLite's timestamps and
+    JSON are text), by position, with their columns' own result processors."""
+
+
+class Prebuilt:
+    """A Core statement, compiled once per dialect.
+
+    Args:
+        statement: The statement, with named ``bindparam`` parameters.
+        columns: For an INSERT, the columns it sets (by default every column).
+    """
+
+    def __init__(self, statement: ClauseElement, columns: Sequence[str] | None = None) -> None:
+        self.statement = statement
+        self.columns = list(columns) if columns is not None else None
+        # By dialect and driver: every engine of one kind compiles the statement alike.
+        self._compiled: dict[tuple[str, str], _Compiled] = {}
+
+    def compiled(self, dialect: Dialect) -> _Compiled:
+        """The statement's text for ``dialect``, and how its parameters are passed."""
+        key = (dialect.name, dialect.driver)
+        found = self._compiled.get(key)
+        if found is None:
+            compiled = self.statement.compile(dialect=dialect, column_keys=self.columns)
+            assert isinstance(compiled, SQLCompiler)
+            processors = []
+            defaults = {}
+            for name, bind in compiled.binds.items():
+                process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+                if process is not None:
+                    processors.append((name, process))
+                if not bind.required:
+                    defaults[name] = bind.effective_value
+            order = tuple(compiled.positiontup or ()) if dialect.positional else None
+            writes = compiled.isinsert or compiled.isupdate or compiled.isdelete
+            converters = []
+            for position, column in enumerate(getattr(self.statement, "selected_columns", ())):
+                convert = column.type.dialect_impl(dialect).result_processor(dialect, None)
+                if convert is not None:
+                    converters.append((position, convert))
+            found = self._compiled[key] = _Compiled(
+                str(compiled),
+                order,
+                tuple(processors),
+                returns_rows=not writes or bool(compiled.effective_returning),
+                defaults=defaults,
+                converters=tuple(converters),
+            )
+        return found
+
+
+class Pending:
+    """A statement sent; its rows once they are needed."""
+
+    def __init__(self, cursor: Any, compiled: _Compiled) -> None:
+        self._cursor = cursor
+        self._compiled = compiled
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        if not self._compiled.returns_rows:
+            return []
+        rows: list[tuple[Any, ...]] = self._cursor.fetchall()
+        converters = self._compiled.converters
+        if not converters or not rows:
+            return rows
+        converted = []
+        for row in rows:
+            values = list(row)
+            for position, convert in converters:
+                values[position] = convert(values[position])
+            converted.append(tuple(values))
+        return converted
+
+
+class Driver:
+    """Runs prebuilt statements on the driver's connection, in the transaction it is in.
+
+    Args:
+        connection: The driver's connection (sqlite3 or psycopg).
+        dialect: The engine's dialect (its JSON serializer converts JSON values).
+    """
+
+    def __init__(self, connection: Any, dialect: Dialect) -> None:
+        self.connection = connection
+        self.dialect = dialect
+        self.postgresql = dialect.name == "postgresql"
+
+    @classmethod
+    def of(cls, connection: Connection) -> Driver:
+        """The driver under a SQLAlchemy connection, in its transaction."""
+        return cls(connection.connection.driver_connection, connection.dialect)
+
+    def send(self, statement: Prebuilt, values: Mapping[str, Any]) -> Pending:
+        """Run ``statement``; inside :meth:`pipeline` on PostgreSQL, only send it."""
+        compiled = statement.compiled(self.dialect)
+        if compiled.defaults:
+            values = {**compiled.defaults, **values}
+        if compiled.processors:
+            values = dict(values)
+            for name, process in compiled.processors:
+                value = values[name]
+                if value is not None:
+                    values[name] = process(value)
+        params: Any = (
+            values if compiled.order is None else tuple(values[name] for name in compiled.order)
+        )
+        cursor = self.connection.cursor()
+        cursor.execute(compiled.sql, params)
+        return Pending(cursor, compiled)
+
+    def rows(self, statement: Prebuilt, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Run ``statement`` and return its rows."""
+        return self.send(statement, values).rows()
+
+    def pipeline(self) -> AbstractContextManager[Any]:
+        """On PostgreSQL, statements sent in this block go out together and their results are
+        read when first needed (all at the end of the block at the latest)."""
+        if self.postgresql:
+            return self.connection.pipeline()  # type: ignore[no-any-return]
+        return nullcontext()
+
+
+@contextmanager
+def sqlite_write(connection: Any, synchronous: str) -> Iterator[None]:
+    """A SQLite write transaction on a driver connection in autocommit mode (how Corral's
+    engine opens them), committed at the end of the block, rolled back on an error.
+
+    Args:
+        connection: The sqlite3 connection.
+        synchronous: The ``PRAGMA synchronous`` of this transaction's commit.
+    """
+    connection.execute(f"PRAGMA synchronous={synchronous}")
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
