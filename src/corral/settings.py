@@ -211,9 +211,10 @@ class Settings(BaseSettings):
     gateway_durable_writes: bool = Field(
         default=True,
         description=(
-            "Whether the gateway's budget holds, settlements and call spans wait for the disk "
-            "flush before going on. Off, they survive a crash of Corral but the last moment of "
-            "them may be lost in a crash of the machine, and each call is faster."
+            "Whether the gateway's settlements and call spans wait for the disk flush before "
+            "going on. Off, they survive a crash of Corral but the last moment of them may be "
+            "lost in a crash of the machine. (A call's budget hold never waits for the flush: "
+            "it matters only while the call runs, which a crash of the machine ends.)"
         ),
     )
     gateway_record_delay_ms: float = Field(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import pytest
@@ -170,3 +171,45 @@ def test_a_hold_taken_for_a_call_that_left_is_released(
     with runtime.db.read() as uow:
         statuses = uow.scalars(select(BudgetReservationRow.status)).all()
     assert statuses in ([], ["released"])
+
+
+def test_a_hold_is_taken_on_the_event_loop_only_when_no_one_writes(
+    runtime: Runtime, admin: Principal, project_id: int
+) -> None:
+    budget = create_budget(
+        runtime, admin, BudgetCreate(name="b", scope="project", project="shop", limit=1.0)
+    )
+    first, second = requests(runtime, CallContext(project_id=project_id), 0.25, 0.25)
+    release = threading.Event()
+    writing = threading.Event()
+
+    def other_writer() -> None:
+        with runtime.db.write():
+            writing.set()
+            release.wait(30)
+
+    async def hold_both() -> tuple[Held, Held, int, int]:
+        writer = hold_writer(runtime)
+        now = await writer.hold(first)
+        by_thread_before = writer.transactions
+        holder = threading.Thread(target=other_writer)
+        holder.start()
+        writing.wait(30)
+        waiting = asyncio.ensure_future(writer.hold(second))  # the slot is taken: queued
+        await asyncio.sleep(0.05)
+        release.set()
+        later = await waiting
+        holder.join(30)
+        return now, later, by_thread_before, writer.transactions
+
+    try:
+        now, later, before, after = asyncio.run(hold_both())
+    finally:
+        stop_hold_writer(runtime)
+    assert isinstance(now, Held)
+    assert isinstance(later, Held)
+    if runtime.db.single_writer:
+        assert (before, after) == (0, 1)  # the first on the event loop, the second by the thread
+    else:
+        assert (before, after) == (1, 2)  # PostgreSQL: always the thread's round trips
+    assert budget_usage(runtime, admin, budget.id)[0].reserved == pytest.approx(0.5)

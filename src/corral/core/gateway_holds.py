@@ -26,7 +26,7 @@ from sqlalchemy import PoolProxiedConnection
 
 from corral.core.budget_holds import Held, HoldRequest, hold_many
 from corral.core.runtime import Runtime
-from corral.db.prebuilt import Driver, sqlite_write
+from corral.db.prebuilt import Driver
 
 log = logging.getLogger("corral.gateway")
 
@@ -54,6 +54,8 @@ class HoldWriter:
         self._cond = threading.Condition()
         self._stopping = False
         self._connection: PoolProxiedConnection | None = None
+        self._connection_now: PoolProxiedConnection | None = None
+        """The event loop's, for holds taken there (see :meth:`_hold_now`)."""
         self._thread = threading.Thread(target=self._work, name="corral-gateway-holds", daemon=True)
         self._thread.start()
 
@@ -63,6 +65,36 @@ class HoldWriter:
         If the waiting call is cancelled (its client hung up), a hold taken meanwhile is
         released, not left to expire.
         """
+        answer = self._hold_now(request)
+        if answer is None:
+            answer = await self._hold_queued(request)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def _hold_now(self, request: HoldRequest) -> Answer | None:
+        """On SQLite, when no one writes or waits to: the hold right here on the event loop, a
+        fraction of a millisecond — the trips to the thread and back cost more. None when the
+        write slot is taken (the call must not wait for it on the event loop)."""
+        db = self.rt.db
+        if not db.single_writer or self._queue:
+            return None
+        if self._connection_now is None:
+            self._connection_now = db.engine.raw_connection()
+        try:
+            with db.driver_write_now(self._connection_now, durable=False) as connection:
+                if connection is None:
+                    return None
+                driver = Driver(connection, db.engine.dialect)
+                (answer,) = hold_many(driver, [request], self.rt.clock.now())
+            return answer
+        except Exception as exc:
+            log.warning("holding a gateway call failed: %s", exc)
+            self._connection_now.invalidate()
+            self._connection_now = None
+            return exc
+
+    async def _hold_queued(self, request: HoldRequest) -> Answer:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Answer] = loop.create_future()
 
@@ -74,15 +106,12 @@ class HoldWriter:
 
         self.submit(request, deliver)
         try:
-            answer = await future
+            return await future
         except asyncio.CancelledError:
             # Answered, but the call was cancelled before it read the answer.
             if future.done() and not future.cancelled():
                 _release_if_held(future.result(), self._release)
             raise
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
 
     def submit(self, request: HoldRequest, deliver: Deliver) -> None:
         """Queue ``request``; ``deliver`` is called from the writer's thread with the answer."""
@@ -128,21 +157,22 @@ class HoldWriter:
             return [exc] * len(requests)
 
     def _transaction(self, requests: list[HoldRequest]) -> list[Answer]:
-        db, settings = self.rt.db, self.rt.settings
-        durable = settings.gateway_durable_writes
+        """Holds are committed without waiting for the disk flush. A hold only matters while
+        its call runs, and a crash of the machine ends the call: a hold lost with it frees the
+        budget as its expiry would. The call's settlement, durable, is written after its hold,
+        so flushing the settlement flushes the hold too."""
+        db = self.rt.db
         if self._connection is None:
             self._connection = db.engine.raw_connection()
         driver = Driver(self._connection.driver_connection, db.engine.dialect)
         now = self.rt.clock.now()
         try:
             if db.single_writer:
-                synchronous = settings.sqlite_synchronous if durable else "NORMAL"
-                with db.write_lock, sqlite_write(driver.connection, synchronous):
+                with db.driver_write(self._connection, durable=False):
                     answers: list[Answer] = list(hold_many(driver, requests, now))
                 return answers
             with driver.pipeline():
-                if not durable:
-                    driver.connection.execute("SET LOCAL synchronous_commit TO OFF")
+                driver.connection.execute("SET LOCAL synchronous_commit TO OFF")
                 answers = list(hold_many(driver, requests, now))
                 driver.connection.commit()  # sent with the writes: one round trip for both
             return answers
@@ -162,9 +192,10 @@ class HoldWriter:
             connection.invalidate()
 
     def _close(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            connection.close()
+        for connection in (self._connection, self._connection_now):
+            if connection is not None:
+                connection.close()
+        self._connection = self._connection_now = None
 
     def _release(self, held: Held) -> None:
         from corral.core.budgets import settle

@@ -8,11 +8,11 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, PoolProxiedConnection, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -62,22 +62,33 @@ def _configure_sqlite(engine: Engine, synchronous: str, autocheckpoint: Callable
     def _on_begin(connection: Any) -> None:
         options = connection.get_execution_options()
         if options.get("corral_write", False):
-            # A WAL commit at NORMAL is safe from a process crash but not from a power loss
-            # until the next flushed commit or checkpoint; set per transaction.
-            lazy = not options.get("corral_durable", True)
-            wanted = "NORMAL" if lazy else synchronous
-            # Set only when it changes: every statement in a write costs the writer a round
-            # trip through the interpreter lock (see corral.db.bulk.execute_bound).
-            if connection.info.get("corral_synchronous") != wanted:
-                connection.exec_driver_sql(f"PRAGMA synchronous={wanted}")
-                connection.info["corral_synchronous"] = wanted
-            pages = autocheckpoint()
-            if connection.info.get("corral_autocheckpoint", DEFAULT_AUTOCHECKPOINT) != pages:
-                connection.exec_driver_sql(f"PRAGMA wal_autocheckpoint={pages}")
-                connection.info["corral_autocheckpoint"] = pages
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            durable = options.get("corral_durable", True)
+            _begin_sqlite_write(
+                connection.info,
+                connection.exec_driver_sql,
+                synchronous if durable else "NORMAL",
+                autocheckpoint(),
+            )
         else:
             connection.exec_driver_sql("BEGIN")
+
+
+def _begin_sqlite_write(
+    info: dict[str, Any], execute: Callable[[str], Any], synchronous: str, autocheckpoint: int
+) -> None:
+    """Begin a SQLite write transaction on a connection (``info``: its pool record's), with the
+    commit's ``synchronous`` (a WAL commit at NORMAL is safe from a process crash but not from a
+    power loss until the next flushed commit or checkpoint) and the automatic checkpoints wanted.
+
+    The pragmas are set only when they change: every statement in a write costs the writer a
+    round trip through the interpreter lock (see :func:`corral.db.bulk.bound_statements`)."""
+    if info.get("corral_synchronous") != synchronous:
+        execute(f"PRAGMA synchronous={synchronous}")
+        info["corral_synchronous"] = synchronous
+    if info.get("corral_autocheckpoint", DEFAULT_AUTOCHECKPOINT) != autocheckpoint:
+        execute(f"PRAGMA wal_autocheckpoint={autocheckpoint}")
+        info["corral_autocheckpoint"] = autocheckpoint
+    execute("BEGIN IMMEDIATE")
 
 
 def _configure_postgresql(engine: Engine) -> None:
@@ -135,7 +146,7 @@ class Database:
             # One writer at a time: waiting on a lock is far cheaper than SQLite's busy loop,
             # which sleeps up to 100 ms between tries. Threads queue on a lock, and worker
             # processes on the same file queue on an flock beside the database.
-            self._write_lock: AbstractContextManager[Any] = _TimedLock(WRITE_WAIT_SECONDS)
+            self._write_lock: _Lock = _TimedLock(WRITE_WAIT_SECONDS)
             if database and database != ":memory:":
                 lock_path = (
                     Path(database).expanduser().with_name(Path(database).name + ".write-lock")
@@ -157,7 +168,7 @@ class Database:
                 json_deserializer=load_json,
             )
             _configure_postgresql(self.engine)
-            self._write_lock = nullcontext()
+            self._write_lock = _Unlocked()
         self._reader = sessionmaker(bind=self.engine, expire_on_commit=False)
         self._writer = sessionmaker(
             bind=self.engine.execution_options(corral_write=True), expire_on_commit=False
@@ -173,11 +184,55 @@ class Database:
         sharing a transaction and its durable commit, and cannot deadlock doing so."""
         return self.dialect == "sqlite"
 
-    @property
-    def write_lock(self) -> AbstractContextManager[Any]:
-        """What :meth:`write` holds for its whole transaction (on SQLite, the one writer's
-        turn), for writers that use the driver's connection directly."""
-        return self._write_lock
+    @contextmanager
+    def driver_write(
+        self, connection: PoolProxiedConnection, *, durable: bool = True
+    ) -> Iterator[Any]:
+        """A SQLite write transaction on a pooled connection's own driver connection, for
+        writers that run prebuilt statements on the driver (see :mod:`corral.db.prebuilt`):
+        the same write slot, pragmas and checkpoints as :meth:`write`. Yields the driver
+        connection; commits at the end of the block, rolls back on an error."""
+        with self._write_slot(), self._driver_transaction(connection, durable) as driver:
+            yield driver
+        if self._checkpointer is not None:
+            self._checkpointer.after_write()
+
+    @contextmanager
+    def driver_write_now(
+        self, connection: PoolProxiedConnection, *, durable: bool = True
+    ) -> Iterator[Any | None]:
+        """:meth:`driver_write` if the write slot is free at this moment; else it yields None
+        at once (SQLite only: elsewhere too), for a caller on an event loop, which must not
+        wait for another writer."""
+        if not self.single_writer or not self._write_lock.try_enter():
+            yield None
+            return
+        try:
+            with self._driver_transaction(connection, durable) as driver:
+                yield driver
+        finally:
+            self._write_lock.__exit__(None, None, None)
+        if self._checkpointer is not None:
+            self._checkpointer.after_write()
+
+    @contextmanager
+    def _driver_transaction(
+        self, connection: PoolProxiedConnection, durable: bool
+    ) -> Iterator[Any]:
+        driver = connection.driver_connection
+        assert driver is not None
+        _begin_sqlite_write(
+            connection.info,
+            driver.execute,
+            self._synchronous if durable else "NORMAL",
+            self._autocheckpoint_pages(),
+        )
+        try:
+            yield driver
+        except BaseException:
+            driver.execute("ROLLBACK")
+            raise
+        driver.execute("COMMIT")
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -278,14 +333,37 @@ class Database:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
 
 
-class _Chained:
-    """Enter several context managers in order (and leave them in reverse)."""
+class _Lock(Protocol):
+    """The write slot's lock: a context manager that can also be tried without waiting."""
 
-    def __init__(self, *locks: AbstractContextManager[Any]) -> None:
+    def __enter__(self) -> None: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def try_enter(self) -> bool: ...
+
+
+class _Unlocked:
+    """PostgreSQL's: writers run concurrently and the database locks rows."""
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def try_enter(self) -> bool:
+        return True
+
+
+class _Chained:
+    """Enter several locks in order (and leave them in reverse)."""
+
+    def __init__(self, *locks: _Lock) -> None:
         self._locks = locks
 
     def __enter__(self) -> None:
-        entered: list[AbstractContextManager[Any]] = []
+        entered: list[_Lock] = []
         try:
             for lock in self._locks:
                 lock.__enter__()
@@ -298,6 +376,17 @@ class _Chained:
     def __exit__(self, *exc: object) -> None:
         for lock in reversed(self._locks):
             lock.__exit__(None, None, None)
+
+    def try_enter(self) -> bool:
+        """Enter every lock if none is held elsewhere, without waiting; False otherwise."""
+        entered: list[_Lock] = []
+        for lock in self._locks:
+            if not lock.try_enter():
+                for held in reversed(entered):
+                    held.__exit__(None, None, None)
+                return False
+            entered.append(lock)
+        return True
 
 
 class _FileLock:
@@ -313,13 +402,24 @@ class _FileLock:
         self._pid = 0
 
     def __enter__(self) -> None:
+        self._open()
+        fcntl.flock(self._handle, fcntl.LOCK_EX)
+
+    def _open(self) -> None:
         if self._handle is None or self._pid != os.getpid():
             self._handle = self.path.open("a")
             self._pid = os.getpid()
-        fcntl.flock(self._handle, fcntl.LOCK_EX)
 
     def __exit__(self, *exc: object) -> None:
         fcntl.flock(self._handle, fcntl.LOCK_UN)
+
+    def try_enter(self) -> bool:
+        self._open()
+        try:
+            fcntl.flock(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
 
     def close(self) -> None:
         handle, self._handle = self._handle, None
@@ -343,3 +443,6 @@ class _TimedLock:
 
     def __exit__(self, *exc: object) -> None:
         self._lock.release()
+
+    def try_enter(self) -> bool:
+        return self._lock.acquire(blocking=False)

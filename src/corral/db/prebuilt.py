@@ -12,8 +12,8 @@ lookups then cost one round trip instead of one each.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,22 +152,3 @@ class Driver:
         if self.postgresql:
             return self.connection.pipeline()  # type: ignore[no-any-return]
         return nullcontext()
-
-
-@contextmanager
-def sqlite_write(connection: Any, synchronous: str) -> Iterator[None]:
-    """A SQLite write transaction on a driver connection in autocommit mode (how Corral's
-    engine opens them), committed at the end of the block, rolled back on an error.
-
-    Args:
-        connection: The sqlite3 connection.
-        synchronous: The ``PRAGMA synchronous`` of this transaction's commit.
-    """
-    connection.execute(f"PRAGMA synchronous={synchronous}")
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
-    connection.execute("COMMIT")
