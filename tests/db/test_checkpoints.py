@@ -69,6 +69,16 @@ def test_a_server_process_checkpoints_outside_its_commits(db: Database, tmp_path
     db.dispose()
 
 
+def test_a_short_log_waits_for_more_writes(db: Database) -> None:
+    db.start_background_checkpoints()
+    checkpointer = db._checkpointer
+    assert checkpointer is not None
+    _write_rows(db, 5)
+    _wait_for(lambda: checkpointer.wakeups > 0)
+    assert checkpointer.checkpoints == 0  # the next write would start the log anew, and sync it
+    db.dispose()
+
+
 def test_other_processes_keep_sqlite_checkpointing_in_commits(db: Database) -> None:
     with db.write() as uow:
         assert uow.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 1000
@@ -79,6 +89,7 @@ def test_a_log_that_outgrows_its_bound_is_restarted(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(checkpoints, "RESTART_PAGES", 10)
+    monkeypatch.setattr(checkpoints, "CHECKPOINT_PAGES", 10)
     path = tmp_path / "c.db"
     reader = sqlite3.connect(path, isolation_level=None)
     reader.execute("BEGIN")
