@@ -117,7 +117,9 @@ def _read_principal(
         principal = _principal_for_key(uow, key)
         stale = key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION
     if stale:
-        with rt.db.write() as uow:
+        # A hint for people (when was this key last used?), written at most once a resolution
+        # period: it need not wait for the disk flush.
+        with rt.db.write(durable=False) as uow:
             uow.get_one(ApiKeyRow, key.id).last_used_at = now
     cache.put(public_id, secret_hash, principal, key.expires_at, generation, now)
     return principal

@@ -77,9 +77,9 @@ def detect_scopes(
 ) -> list[StoredFinding]:
     """One detection pass over sessions of a project: the findings it stored (new or changed).
 
-    Reads everything it needs in one read transaction; opens a write one only when some finding
-    is new or differs from what is stored. With ``memory``, sessions it holds entirely are not
-    read, and those read are held from then on."""
+    Reads everything it needs in one read transaction; opens a write one for each session with
+    a finding that is new or differs from what is stored. With ``memory``, sessions it holds
+    entirely are not read, and those read are held from then on."""
     cache = baselines or BaselineCache(ttl_seconds=0)
     planned: list[tuple[SessionSpans, list[Finding], DetectorSettings]] = []
     # Collected before the read transaction begins: held spans are then all in what it reads.
@@ -109,20 +109,18 @@ def detect_scopes(
             findings = detect(spans.spans, context)
             if plan_changes(stored[scope], findings, spans):
                 planned.append((spans, findings, settings))
-    if not planned:
-        return []
     results: list[StoredFinding] = []
-    with rt.db.write() as uow:
-        project = uow.get_one(ProjectRow, project_id)
-        # Locked as they are read: the rows to update need no further query.
-        stored = existing_findings(
-            uow, project_id, [spans.scope for spans, _, _ in planned], lock=True
-        )
-        now = rt.clock.now()
-        for spans, findings, settings in planned:
-            changes = plan_changes(stored[spans.scope], findings, spans)
+    # One write transaction per session: a pass over many sessions in one would keep the single
+    # write slot (SQLite) for as long as all of them take — a hundred milliseconds and more when
+    # many findings raise alerts — while gateway calls and ingest wait for it.
+    for spans, findings, settings in planned:
+        with rt.db.write() as uow:
+            project = uow.get_one(ProjectRow, project_id)
+            # Locked as they are read: the rows to update need no further query.
+            locked = existing_findings(uow, project_id, [spans.scope], lock=True)[spans.scope]
+            changes = plan_changes(locked, findings, spans)
             results += store_findings(
-                uow, project, spans, changes, settings, now, locked=stored[spans.scope]
+                uow, project, spans, changes, settings, rt.clock.now(), locked=locked
             )
     return results
 
