@@ -109,6 +109,7 @@ def detect_scopes(
             findings = detect(spans.spans, context)
             if plan_changes(stored[scope], findings, spans):
                 planned.append((spans, findings, settings))
+            _let_others_run()
     results: list[StoredFinding] = []
     # One write transaction per session: a pass over many sessions in one would keep the single
     # write slot (SQLite) for as long as all of them take — a hundred milliseconds and more when
@@ -123,6 +124,14 @@ def detect_scopes(
                 uow, project, spans, changes, settings, rt.clock.now(), locked=locked
             )
     return results
+
+
+def _let_others_run() -> None:
+    """Hand the interpreter lock to a thread waiting for it, between two sessions. Judging is
+    pure Python: a pass over many sessions would otherwise keep the lock for up to the switch
+    interval at a time, and the event loop serving gateway calls would wait that long for each
+    step of a call (a sleep of zero lets the waiting thread in at once)."""
+    time.sleep(0)
 
 
 def _hold(
