@@ -250,6 +250,20 @@ def measure(
     return rows
 
 
+@contextmanager
+def corral_on(database: str, postgres_url: str, env: dict[str, str]) -> Iterator[Server]:
+    """``corral serve`` on a scratch database of the kind named."""
+    if database == "sqlite":
+        with (
+            tempfile.TemporaryDirectory(prefix="corral-bench-db-") as scratch,
+            corral_server(f"sqlite:///{scratch}/corral.db", **env) as server,
+        ):
+            yield server
+        return
+    with scratch_postgres(postgres_url) as url, corral_server(url, **env) as server:
+        yield server
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="Half the calls per arm, SQLite only.")
@@ -280,41 +294,24 @@ def main() -> None:
     concurrencies = [int(c) for c in args.concurrency.split(",")]
     rows: list[Row] = []
     notes: list[str] = []
+    server_env = {"CORRAL_WORKERS": str(args.workers)} if args.workers > 1 else {}
+    if args.no_durable_writes:
+        server_env["CORRAL_GATEWAY_DURABLE_WRITES"] = "false"
     with fake_provider(args.latency_ms) as fake_url:
         for database in databases:
-            server_env = {"CORRAL_WORKERS": str(args.workers)} if args.workers > 1 else {}
-            if args.no_durable_writes:
-                server_env["CORRAL_GATEWAY_DURABLE_WRITES"] = "false"
-            if database == "sqlite":
-                with tempfile.TemporaryDirectory(prefix="corral-bench-db-") as scratch:
-                    url = f"sqlite:///{scratch}/corral.db"
-                    with corral_server(url, **server_env) as server:
-                        rows += measure(
-                            database,
-                            server,
-                            fake_url,
-                            args.calls,
-                            concurrencies,
-                            quick=args.quick,
-                            latency_ms=args.latency_ms,
-                        )
-            elif database == "postgresql":
-                if not postgres_available(args.postgres_url):
-                    notes.append(f"PostgreSQL not reachable at {args.postgres_url}; skipped")
-                    continue
-                with (
-                    scratch_postgres(args.postgres_url) as url,
-                    corral_server(url, **server_env) as server,
-                ):
-                    rows += measure(
-                        database,
-                        server,
-                        fake_url,
-                        args.calls,
-                        concurrencies,
-                        quick=args.quick,
-                        latency_ms=args.latency_ms,
-                    )
+            if database == "postgresql" and not postgres_available(args.postgres_url):
+                notes.append(f"PostgreSQL not reachable at {args.postgres_url}; skipped")
+                continue
+            with corral_on(database, args.postgres_url, server_env) as server:
+                rows += measure(
+                    database,
+                    server,
+                    fake_url,
+                    args.calls,
+                    concurrencies,
+                    quick=args.quick,
+                    latency_ms=args.latency_ms,
+                )
     print_table(
         f"Gateway overhead, fake provider latency {args.latency_ms:g} ms, {args.workers} worker(s)"
         + (", durable writes off" if args.no_durable_writes else ""),
