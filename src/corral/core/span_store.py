@@ -17,6 +17,8 @@ stored the same traces), the batch is planned again inside.
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -143,9 +145,17 @@ def record_spans(
     for _, spans in work:
         _price(spans, price_book)
     received = rt.clock.now()
-    with rt.db.read() as uow:
+    dialect = rt.db.engine.dialect
+    recent = _recent_traces(rt)
+    if any(recent.continues(project_id, spans) for project_id, spans in work):
+        with rt.db.read() as uow:
+            plans = [
+                _plan_batch(dialect, project_id, spans, default_agent, received, read=uow)
+                for project_id, spans in work
+            ]
+    else:  # new traces, as far as this process knows: the write checks it
         plans = [
-            _plan_batch(uow, project_id, spans, default_agent=default_agent, received=received)
+            _plan_batch(dialect, project_id, spans, default_agent, received)
             for project_id, spans in work
         ]
     stored: list[StoredBatch] | None = None
@@ -156,6 +166,8 @@ def record_spans(
             stored = [_stored_batch(plan) for plan in plans]
     if stored is None:
         stored = group_committer(rt, durable=durable).run(write)
+    for project_id, spans in work:
+        recent.add(project_id, spans)
     for batch in stored:
         if not batch.spans:
             continue
@@ -188,16 +200,17 @@ class _Plan:
 
 
 def _plan_batch(
-    uow: Session,
+    dialect: Dialect,
     project_id: int,
     spans: Sequence[NormalizedSpan],
-    *,
     default_agent: str | None,
     received: datetime,
+    *,
+    read: Session | None = None,
 ) -> _Plan:
-    """Plan a batch from what a read transaction sees stored (see the module docstring)."""
-    dialect = uow.get_bind().dialect
-    known = _stored_traces(uow, project_id, spans)
+    """Plan a batch from what a read transaction sees stored, or, without one, as spans of new
+    traces (see the module docstring)."""
+    known = _stored_traces(read, project_id, spans) if read is not None else {}
     plan = _Plan(
         project_id=project_id,
         spans=spans,
@@ -205,7 +218,7 @@ def _plan_batch(
         default_agent=default_agent,
         received_at=received,
         known=known,
-        stored=_stored_span_ids(uow, project_id, known),
+        stored=_stored_span_ids(read, project_id, known) if read is not None else set(),
         own_fields=[(s.session_id, s.user_id, s.agent_name) for s in spans],
     )
     _fill_plan(plan, dialect)
@@ -284,6 +297,46 @@ def _write_planned(uow: Session, plan: _Plan, rollups: list[Rollups]) -> StoredB
         rollups.append(plan.rollups)
     return batch
 
+
+RECENT_TRACES = 100_000
+"""Traces a process remembers having stored (a few megabytes)."""
+
+
+class RecentTraces:
+    """The traces this process stored lately (bounded, the oldest forgotten first). A batch
+    that continues none of them is planned as a batch of new traces without reading what is
+    stored: the write checks it all the same, and plans it again if another process or replica
+    stored some of them meanwhile. Exporters send most traces whole, or their parts from one
+    process, so the read is spared for most batches."""
+
+    def __init__(self, capacity: int = RECENT_TRACES) -> None:
+        self._capacity = capacity
+        self._seen: OrderedDict[tuple[int, str], None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def continues(self, project_id: int, spans: Sequence[NormalizedSpan]) -> bool:
+        with self._lock:
+            return any((project_id, s.trace_id) in self._seen for s in spans)
+
+    def add(self, project_id: int, spans: Sequence[NormalizedSpan]) -> None:
+        with self._lock:
+            for key in dict.fromkeys((project_id, s.trace_id) for s in spans):
+                self._seen[key] = None
+                self._seen.move_to_end(key)
+            while len(self._seen) > self._capacity:
+                self._seen.popitem(last=False)
+
+
+def _recent_traces(rt: Runtime) -> RecentTraces:
+    recent = rt.extensions.get("recent_traces")
+    if recent is None:
+        with _recent_lock:
+            recent = rt.extensions.setdefault("recent_traces", RecentTraces())
+    assert isinstance(recent, RecentTraces)
+    return recent
+
+
+_recent_lock = threading.Lock()
 
 _TraceFields = tuple[str | None, str | None, str | None]
 """What a stored trace says of its spans: session, user and agent."""
