@@ -12,6 +12,9 @@ Durable spans/s counts spans whose POST was answered 200: Corral answers only af
 they are queryable at that moment (the run checks the stored count). Phoenix acknowledges before
 it writes, so its rate is measured until its database holds every span.
 
+The SQLite text index over span contents waits for ingest bursts (up to 200,000 spans behind):
+the table says how long after the last answer it held every span. PostgreSQL indexes on insert.
+
 Phoenix is installed into its own virtualenv (bench/.phoenix-venv, not a Corral dependency) on
 first use. Prints a table, then one line of JSON.
 """
@@ -65,6 +68,9 @@ class Run:
     refused_posts: int
     peak_rss_mib: float
     refusals: dict[str, int] = field(default_factory=dict)
+    index_caught_up_s: float = 0.0
+    """SQLite: seconds after the last answer until the text index held every span (it waits
+    for ingest bursts; see docs/observability.md)."""
 
 
 def payloads(spans: int, traces_per_post: int, project: str | None) -> list[bytes]:
@@ -137,10 +143,12 @@ def bench_corral(
             stored = uow.scalar(
                 select(func.count()).select_from(SpanRow).where(SpanRow.project_id == project_id)
             )
+        indexed_after = _text_index_caught_up(rt) if database == "sqlite" else 0.0
         rt.db.dispose()
     sent = len(bodies) * agent_spans(bodies[0])
     accepted = (len(bodies) - sum(refusals.values())) * agent_spans(bodies[0])
     return Run(
+        index_caught_up_s=round(indexed_after, 1),
         system="corral" if workers == 1 else f"corral, {workers} workers",
         database=database,
         spans_sent=sent,
@@ -154,6 +162,21 @@ def bench_corral(
         peak_rss_mib=rss.peak,
         refusals=refusals,
     )
+
+
+def _text_index_caught_up(rt: object, timeout: float = 300.0) -> float:
+    """Seconds until the span text index has caught up with every stored span."""
+    from corral.core.runtime import Runtime
+    from corral.db import span_search
+
+    assert isinstance(rt, Runtime)
+    began = time.perf_counter()
+    while time.perf_counter() - began < timeout:
+        with rt.db.read() as uow:
+            if span_search.unindexed(uow) == 0:
+                break
+        time.sleep(0.2)
+    return time.perf_counter() - began
 
 
 _span_counts: dict[int, int] = {}
@@ -325,6 +348,9 @@ def main() -> None:
                 f"{r.post_p99_ms:.1f}",
                 str(r.refused_posts),
                 f"{r.peak_rss_mib:.0f}",
+                f"{r.index_caught_up_s:.1f}"
+                if r.system != "phoenix" and r.database == "sqlite"
+                else "",
             )
             for r in runs
         ],
@@ -337,6 +363,7 @@ def main() -> None:
             "POST p99 ms",
             "refused",
             "peak RSS MiB",
+            "text index caught up s",
         ),
     )
     figures: dict[str, object] = {
