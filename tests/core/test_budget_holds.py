@@ -13,7 +13,6 @@ from corral.core import keys
 from corral.core.access import Principal
 from corral.core.budget_holds import Guard, GuardFound, Held, HoldRequest, hold_many
 from corral.core.budgets import (
-    Amounts,
     BudgetExceeded,
     CallContext,
     budget_usage,
@@ -27,6 +26,7 @@ from corral.db.prebuilt import Driver, Prebuilt
 from corral.db.schema import BudgetReservationRow, BudgetRow, ProjectRow
 from corral.schemas.budgets import BudgetCreate
 from corral.schemas.tenancy import ProjectCreate
+from tests.core.budget_helpers import usd
 
 
 @pytest.fixture
@@ -37,10 +37,6 @@ def admin(runtime: Runtime, admin_key: str) -> Principal:
 @pytest.fixture
 def project_id(runtime: Runtime, admin: Principal) -> int:
     return create_project(runtime, admin, ProjectCreate(name="shop")).id
-
-
-def usd(dollars: float) -> Amounts:
-    return Amounts(round(dollars * 1_000_000_000), 0)
 
 
 def requests(runtime: Runtime, context: CallContext, *amounts: float) -> list[HoldRequest]:
@@ -124,15 +120,31 @@ def test_the_writer_holds_concurrent_calls_without_overshooting(
         runtime, admin, BudgetCreate(name="b", scope="project", project="shop", limit=1.0)
     )
     batch = requests(runtime, CallContext(project_id=project_id), *[0.1] * 30)
+    release = threading.Event()
+    writing = threading.Event()
 
-    async def all_at_once() -> list[Held | BaseException]:
+    def other_writer() -> None:  # keeps SQLite's write slot: every hold goes to the thread
+        with runtime.db.write():
+            writing.set()
+            release.wait(30)
+
+    async def all_at_once() -> tuple[list[Held | BaseException], int]:
         writer = hold_writer(runtime)
-        return await asyncio.gather(*(writer.hold(r) for r in batch), return_exceptions=True)
+        holder = threading.Thread(target=other_writer)
+        holder.start()
+        writing.wait(30)
+        holds = asyncio.gather(*(writer.hold(r) for r in batch), return_exceptions=True)
+        await asyncio.sleep(0.05)
+        release.set()
+        results = await holds
+        holder.join(30)
+        return results, writer.transactions
 
     try:
-        results = asyncio.run(all_at_once())
+        results, transactions = asyncio.run(all_at_once())
     finally:
         stop_hold_writer(runtime)
+    assert 1 <= transactions < len(batch)  # taken by the writer's thread, several at a time
     assert sum(isinstance(r, Held) for r in results) == 10
     assert all(isinstance(r, BudgetExceeded) for r in results if not isinstance(r, Held))
     assert budget_usage(runtime, admin, budget.id)[0].reserved == pytest.approx(1.0)

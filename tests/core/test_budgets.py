@@ -29,6 +29,7 @@ from corral.errors import Forbidden
 from corral.schemas.access import Role
 from corral.schemas.budgets import BudgetCreate
 from corral.schemas.tenancy import ProjectCreate
+from tests.core.budget_helpers import usd
 
 
 @pytest.fixture
@@ -39,10 +40,6 @@ def admin(runtime: Runtime, admin_key: str) -> Principal:
 @pytest.fixture
 def project_id(runtime: Runtime, admin: Principal) -> int:
     return create_project(runtime, admin, ProjectCreate(name="shop")).id
-
-
-def usd(dollars: float) -> Amounts:
-    return Amounts(round(dollars * 1_000_000_000), 0)
 
 
 def hold(runtime: Runtime, context: CallContext, amounts: Amounts) -> str:
