@@ -16,6 +16,7 @@ SQLite the thread takes the database's write lock like every other writer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -96,22 +97,28 @@ class HoldWriter:
 
     async def _hold_queued(self, request: HoldRequest) -> Answer:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Answer] = loop.create_future()
+        answered: asyncio.Future[None] = loop.create_future()
+        handoff = _Handoff()
 
         def deliver(answer: Answer) -> None:
-            try:
-                loop.call_soon_threadsafe(_settle, future, answer, self._release)
-            except RuntimeError:  # the event loop is gone, and the call with it
+            if not handoff.give(answer):  # the call left: nobody will take it
                 _release_if_held(answer, self._release)
+                return
+            # A closed event loop has cancelled the call, which then took the answer to release.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_wake, answered)
 
         self.submit(request, deliver)
         try:
-            return await future
+            await answered
         except asyncio.CancelledError:
-            # Answered, but the call was cancelled before it read the answer.
-            if future.done() and not future.cancelled():
-                _release_if_held(future.result(), self._release)
+            # The call left (its client hung up): an answer given meanwhile is released here,
+            # one given later by the writer's thread.
+            _release_if_held(handoff.leave(), self._release)
             raise
+        answer = handoff.take()
+        assert answer is not None
+        return answer
 
     def submit(self, request: HoldRequest, deliver: Deliver) -> None:
         """Queue ``request``; ``deliver`` is called from the writer's thread with the answer."""
@@ -210,16 +217,43 @@ class HoldWriter:
         threading.Thread(target=release, name="corral-gateway-release", daemon=True).start()
 
 
-def _settle(
-    future: asyncio.Future[Answer], answer: Answer, release: Callable[[Held], None]
-) -> None:
-    if not future.cancelled():
-        future.set_result(answer)
-    else:
-        _release_if_held(answer, release)
+class _Handoff:
+    """A hold's answer, passed from the writer's thread to the call waiting for it — or, if the
+    call left, released: by the call if the answer came first, else by the thread. Either way
+    exactly once, whether or not the event loop still runs."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._answer: Answer | None = None
+        self._left = False
+
+    def give(self, answer: Answer) -> bool:
+        """From the writer's thread; False if the call left (the caller releases the hold)."""
+        with self._lock:
+            if self._left:
+                return False
+            self._answer = answer
+            return True
+
+    def take(self) -> Answer | None:
+        with self._lock:
+            answer, self._answer = self._answer, None
+            return answer
+
+    def leave(self) -> Answer | None:
+        """The call left: the answer given meanwhile, if any, for it to release."""
+        with self._lock:
+            self._left = True
+            answer, self._answer = self._answer, None
+            return answer
 
 
-def _release_if_held(answer: Answer, release: Callable[[Held], None]) -> None:
+def _wake(answered: asyncio.Future[None]) -> None:
+    if not answered.done():
+        answered.set_result(None)
+
+
+def _release_if_held(answer: Answer | None, release: Callable[[Held], None]) -> None:
     if isinstance(answer, Held):
         release(answer)
 
