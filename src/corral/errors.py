@@ -110,6 +110,15 @@ class ServiceUnavailable(CorralError):
     default_code = "service_unavailable"
 
 
+class DatabaseBusy(ServiceUnavailable):
+    """The database's write slot stayed taken for ``seconds``: the client may retry."""
+
+    default_code = "database_busy"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the database stayed busy for {seconds:.0f} s; retry the request.")
+
+
 _BY_STATUS: dict[int, type[CorralError]] = {
     cls.status: cls
     for cls in (

@@ -5,6 +5,7 @@ planned from changed meanwhile."""
 from __future__ import annotations
 
 import concurrent.futures
+import fcntl
 import os
 import signal
 
@@ -13,8 +14,10 @@ from sqlalchemy import func, select
 
 from corral.core.runtime import Runtime
 from corral.core.span_store import record_spans
+from corral.db.database import sqlite_pragmas
 from corral.db.schema import ProjectRow, SessionRow, SpanRow, TraceRow
-from corral.db.write_process import ConditionalWrite
+from corral.db.write_process import ConditionalWrite, WriteProcess
+from corral.errors import DatabaseBusy
 from corral.settings import Settings
 from tests.core.test_span_store import BATCHES, START, batch
 
@@ -129,3 +132,30 @@ def test_a_write_process_that_dies_is_replaced(writing: Runtime) -> None:
     record_spans(writing, [(project_id, batch(2))])  # and by a new write process
     assert _totals(writing)[:3] == (60, 60, 20)
     assert process._submit(os.getpid).result() != first
+
+
+def test_a_write_that_waits_too_long_for_the_database_is_refused_as_busy(writing: Runtime) -> None:
+    if writing.db.dialect != "sqlite":  # PostgreSQL has no write process
+        assert writing.db.conditional_write(ConditionalWrite()) is None
+        return
+    lock = writing.db._file_lock
+    assert lock is not None
+    process = WriteProcess(
+        str(writing.db.url.database),
+        str(lock.path),
+        synchronous="FULL",
+        pragmas=sqlite_pragmas("FULL"),
+        prepared_statements=8,
+        wait_seconds=0.5,
+    )
+    process.start()
+    try:
+        with lock.path.open("a") as held:  # another process's writer holds the database
+            fcntl.flock(held, fcntl.LOCK_EX)
+            with pytest.raises(DatabaseBusy) as refused:
+                process.write(ConditionalWrite())
+            fcntl.flock(held, fcntl.LOCK_UN)
+        assert (refused.value.status, refused.value.code) == (503, "database_busy")
+        assert process.write(ConditionalWrite()) is True  # and writes again once it is free
+    finally:
+        process.stop()

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from corral.db.checkpoints import WalCheckpointer
 from corral.db.types import dump_json, load_json
 from corral.db.write_process import ConditionalWrite, WriteProcess
-from corral.errors import InvalidRequest, ServiceUnavailable
+from corral.errors import DatabaseBusy, InvalidRequest
 
 log = logging.getLogger("corral.db")
 
@@ -37,6 +37,18 @@ WRITE_WAIT_SECONDS = 30.0
 """How long a write waits for the SQLite writer slot before giving up with a 503."""
 
 
+def sqlite_pragmas(synchronous: str) -> list[str]:
+    """What every connection to a SQLite file is set to, the write process's included."""
+    return [
+        "journal_mode=WAL",
+        "busy_timeout=30000",
+        "foreign_keys=ON",
+        f"synchronous={synchronous}",
+        "temp_store=MEMORY",
+        "cache_size=-65536",
+    ]
+
+
 def _configure_sqlite(engine: Engine, synchronous: str, autocheckpoint: Callable[[], int]) -> None:
     """WAL, a busy timeout, foreign keys, and transactions that Corral controls.
 
@@ -49,13 +61,9 @@ def _configure_sqlite(engine: Engine, synchronous: str, autocheckpoint: Callable
     def _on_connect(dbapi_connection: Any, record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        for pragma in sqlite_pragmas(synchronous):
+            cursor.execute(f"PRAGMA {pragma}")
         record.info["corral_synchronous"] = synchronous
-        cursor.execute("PRAGMA temp_store=MEMORY")
-        cursor.execute("PRAGMA cache_size=-65536")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -269,7 +277,17 @@ class Database:
         if self._file_lock is None or self._write_process is not None:
             return
         database = str(Path(self.url.database or "").expanduser())
-        process = WriteProcess(database, str(self._file_lock.path), synchronous=self._synchronous)
+        process = WriteProcess(
+            database,
+            str(self._file_lock.path),
+            synchronous=self._synchronous,
+            pragmas=[
+                *sqlite_pragmas(self._synchronous),
+                f"wal_autocheckpoint={self._autocheckpoint_pages()}",
+            ],
+            prepared_statements=PREPARED_STATEMENTS,
+            wait_seconds=WRITE_WAIT_SECONDS,
+        )
         process.start()
         self._write_process = process
 
@@ -436,10 +454,7 @@ class _TimedLock:
 
     def __enter__(self) -> None:
         if not self._lock.acquire(timeout=self._timeout):
-            raise ServiceUnavailable(
-                f"the database stayed busy for {self._timeout:.0f} s; retry the request.",
-                code="database_busy",
-            )
+            raise DatabaseBusy(self._timeout)
 
     def __exit__(self, *exc: object) -> None:
         self._lock.release()

@@ -23,11 +23,14 @@ import os
 import sqlite3
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Dialect
+
+from corral.errors import DatabaseBusy
 
 log = logging.getLogger("corral.db")
 
@@ -77,8 +80,18 @@ class WriteProcess:
     because what was read changed (False). Should the process die, the write fails with
     :class:`BrokenProcessPool`; the next one starts a new process."""
 
-    def __init__(self, path: str, lock_path: str, *, synchronous: str) -> None:
-        self._args = (path, lock_path, synchronous)
+    def __init__(
+        self,
+        path: str,
+        lock_path: str,
+        *,
+        synchronous: str,
+        pragmas: list[str],
+        prepared_statements: int,
+        wait_seconds: float,
+    ) -> None:
+        self._args = (path, lock_path, synchronous, pragmas, prepared_statements)
+        self._wait_seconds = wait_seconds
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self._pending = 0
@@ -93,10 +106,18 @@ class WriteProcess:
         self._submit(_ping).result()
 
     def write(self, request: ConditionalWrite) -> bool:
+        """Raises :class:`~corral.errors.DatabaseBusy` if the write has not been answered within
+        the wait, as a server thread waiting for the write slot would; a write already under way
+        may still commit, and the client's retry then finds its spans stored."""
         with self._lock:
             self._pending += 1
         try:
-            return bool(self._submit(_write, request).result())
+            future = self._submit(_write, request)
+            try:
+                return bool(future.result(self._wait_seconds))
+            except FutureTimeout:
+                future.cancel()  # not started yet: it never will be
+                raise DatabaseBusy(self._wait_seconds) from None
         finally:
             with self._lock:
                 self._pending -= 1
@@ -144,22 +165,15 @@ _connection: sqlite3.Connection | None = None
 _lock_file: Any = None
 
 
-def _open(path: str, lock_path: str, synchronous: str) -> None:
+def _open(
+    path: str, lock_path: str, synchronous: str, pragmas: list[str], prepared_statements: int
+) -> None:
     global _connection, _lock_file
     parent = multiprocessing.parent_process()
     if parent is not None:
         threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
-    connection = sqlite3.connect(path, isolation_level=None, cached_statements=512)
-    for pragma in (
-        "journal_mode=WAL",
-        "busy_timeout=30000",
-        "foreign_keys=ON",
-        f"synchronous={synchronous}",
-        "temp_store=MEMORY",
-        "cache_size=-65536",
-        # The server process checkpoints the log from a thread of its own.
-        "wal_autocheckpoint=0",
-    ):
+    connection = sqlite3.connect(path, isolation_level=None, cached_statements=prepared_statements)
+    for pragma in pragmas:  # the server's connections' own, given by the server
         connection.execute(f"PRAGMA {pragma}")
     _connection = connection
     _lock_file = open(lock_path, "a")  # noqa: SIM115 - held for the life of the process
