@@ -89,9 +89,9 @@ class OverridingPriceBook:
         return time.monotonic() - self._loaded_at > _REFRESH_SECONDS / 2
 
     def reload(self) -> None:
-        """Read the overrides now."""
-        self._loaded_at = 0.0
-        self._current()
+        """Read the overrides now. Calls meanwhile go on with the ones kept."""
+        with self._lock:
+            self._load()
 
     def refresh(self) -> OverridingPriceBook:
         """Re-read the overrides if they are stale. Call it outside any transaction."""
@@ -102,37 +102,33 @@ class OverridingPriceBook:
         if time.monotonic() - self._loaded_at > _REFRESH_SECONDS:
             with self._lock:
                 if time.monotonic() - self._loaded_at > _REFRESH_SECONDS:
-                    with self._rt.db.read() as uow:
-                        rows = uow.scalars(
-                            select(PriceOverrideRow).order_by(
-                                PriceOverrideRow.effective_from.desc()
-                            )
-                        ).all()
-                    self._overrides = [
-                        _Override(
-                            r.id,
-                            r.model,
-                            r.provider,
-                            (
-                                r.input_per_mtok,
-                                r.input_per_mtok
-                                if r.cache_read_per_mtok is None
-                                else r.cache_read_per_mtok,
-                                r.input_per_mtok
-                                if r.cache_write_per_mtok is None
-                                else r.cache_write_per_mtok,
-                                r.output_per_mtok,
-                                r.output_per_mtok
-                                if r.reasoning_per_mtok is None
-                                else r.reasoning_per_mtok,
-                            ),
-                            r.effective_from,
-                            r.effective_to,
-                        )
-                        for r in rows
-                    ]
-                    self._loaded_at = time.monotonic()
+                    self._load()
         return self._overrides
+
+    def _load(self) -> None:
+        """Read the overrides (under ``_lock``)."""
+        with self._rt.db.read() as uow:
+            rows = uow.scalars(
+                select(PriceOverrideRow).order_by(PriceOverrideRow.effective_from.desc())
+            ).all()
+        self._overrides = [
+            _Override(
+                r.id,
+                r.model,
+                r.provider,
+                (
+                    r.input_per_mtok,
+                    r.input_per_mtok if r.cache_read_per_mtok is None else r.cache_read_per_mtok,
+                    r.input_per_mtok if r.cache_write_per_mtok is None else r.cache_write_per_mtok,
+                    r.output_per_mtok,
+                    r.output_per_mtok if r.reasoning_per_mtok is None else r.reasoning_per_mtok,
+                ),
+                r.effective_from,
+                r.effective_to,
+            )
+            for r in rows
+        ]
+        self._loaded_at = time.monotonic()
 
     def invalidate(self) -> None:
         self._loaded_at = 0.0
