@@ -161,7 +161,8 @@ def hold_many(
     held or why not (:class:`~corral.core.budgets.BudgetExceeded`, :class:`GuardFound`).
 
     A refused request writes nothing; the transaction is the caller's to commit. Call it inside
-    :meth:`Driver.pipeline`: on PostgreSQL the writes then go out with the commit that follows.
+    :meth:`Driver.pipeline`: on PostgreSQL the writes then go out together, in one round trip
+    (with the commit, when the caller commits inside the pipeline).
     """
     applying = [applying_budgets(r.context, r.budgets) for r in requests]
     wanted: dict[int, tuple[BudgetRow, set[str]]] = {}

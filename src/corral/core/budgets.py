@@ -133,19 +133,6 @@ def project_budgets(uow: Session, project_id: int) -> list[BudgetRow]:
     )
 
 
-def applicable_budgets(
-    uow: Session, context: CallContext, candidates: Sequence[BudgetRow] | None = None
-) -> list[tuple[BudgetRow, str]]:
-    """Every enabled budget that applies to the call, with its counter key, in id order (the
-    lock order, so concurrent reservations cannot deadlock).
-
-    ``candidates``: the project's budgets (:func:`project_budgets`) read earlier, to read none
-    here; they must be in id order.
-    """
-    rows = project_budgets(uow, context.project_id) if candidates is None else candidates
-    return applying_budgets(context, rows)
-
-
 def applying_budgets(
     context: CallContext, candidates: Sequence[BudgetRow]
 ) -> list[tuple[BudgetRow, str]]:

@@ -2,11 +2,11 @@
 
 Each call names a project and an agent, is routed to a provider, offered the tools its policy
 allows and held on the budgets that apply; reading those rows again for every call is most of the
-queries a call makes. They are kept
-for ``CORRAL_GATEWAY_CACHE_SECONDS``. A change to projects, agents, memberships, deployments,
-providers or budgets made in this process clears the cache as soon as it commits (every such
-change is audited); other replicas see it when their entries expire. (A tool call the model makes
-is always decided against the current policy; the kept one only decides which tools are offered.)
+queries a call makes. They are kept for ``CORRAL_GATEWAY_CACHE_SECONDS``. A change to projects,
+agents, memberships, deployments, versions, tool policies, providers or budgets made in this
+process clears the cache as soon as it commits (every such change is audited); other replicas see
+it when their entries expire. (A tool call the model makes is always decided against the current
+policy; the kept one only decides which tools are offered.)
 
 Only what is safe to read slightly late is kept here: budget *terms* (limits, scopes), never
 what a budget has spent or holds — counters are always read locked, in the hold's transaction.

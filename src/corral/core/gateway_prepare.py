@@ -327,8 +327,14 @@ def tool_allowed(
         return tool in version.config.tools
     if agent is None or policy is None:
         return True
-    parsed = parse_policy(agent.name, policy)
-    result = evaluate(parsed, agent.name, project, tool, {})
+    return _offered(agent.name, policy, project, tool)
+
+
+@functools.lru_cache(maxsize=4096)
+def _offered(agent: str, policy: str, project: str, tool: str) -> bool:
+    """:func:`tool_allowed` for an agent with a policy: decided once per policy text, since a
+    decision without arguments depends on nothing else."""
+    result = evaluate(parse_policy(agent, policy), agent, project, tool, {})
     if result.allowed:
         return True
     if result.reason == "forbidden":

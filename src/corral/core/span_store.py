@@ -75,10 +75,10 @@ class Rollups:
     def of(dialect: Dialect, project_id: int, spans: list[NormalizedSpan]) -> Rollups:
         """The rollup rows of freshly stored spans (their trace fields filled in)."""
         return Rollups(
-            bound_rollup_rows(dialect, _TRACES, _trace_rows(project_id, spans), _TRACE_KEY),
-            bound_rollup_rows(dialect, _SESSIONS, _session_rows(project_id, spans), _SESSION_KEY),
-            bound_rollup_rows(dialect, _COSTS, _cost_rows(project_id, spans), _COST_KEY),
-            bound_rollup_rows(dialect, _AGENTS, _agent_rows(project_id, spans), _AGENT_KEY),
+            bound_rollup_rows(dialect, _TRACES, _trace_rows(project_id, spans)),
+            bound_rollup_rows(dialect, _SESSIONS, _session_rows(project_id, spans)),
+            bound_rollup_rows(dialect, _COSTS, _cost_rows(project_id, spans)),
+            bound_rollup_rows(dialect, _AGENTS, _agent_rows(project_id, spans)),
         )
 
     @staticmethod
@@ -147,13 +147,16 @@ def record_spans(
     received = rt.clock.now()
     dialect = rt.db.engine.dialect
     recent = _recent_traces(rt)
-    if any(recent.continues(project_id, spans) for project_id, spans in work):
+    # Only SQLite plans from a read of its own: a write on PostgreSQL does not wait for a single
+    # write slot, so it reads once, inside its transaction.
+    single_writer = rt.db.single_writer
+    if single_writer and any(recent.continues(project_id, spans) for project_id, spans in work):
         with rt.db.read() as uow:
             plans = [
                 _plan_batch(dialect, project_id, spans, default_agent, received, read=uow)
                 for project_id, spans in work
             ]
-    else:  # new traces, as far as this process knows: the write checks it
+    else:  # new traces, as far as this process knows (or PostgreSQL): the write checks it
         plans = [
             _plan_batch(dialect, project_id, spans, default_agent, received)
             for project_id, spans in work
@@ -485,8 +488,8 @@ SPAN_HEAD_COLUMNS = (
 )
 """The columns of a span row known before its write transaction."""
 SPAN_COLUMNS = (*SPAN_HEAD_COLUMNS, "agent_name", "session_id", "user_id", "received_at")
-"""Every column written: the head, then those filled in the transaction (from the trace
-already stored, and the commit's clock)."""
+"""Every column written: the head, then those filled in from the trace already stored, and when
+the spans were received."""
 
 
 def span_heads(

@@ -68,19 +68,6 @@ def bind_rows(
     return bound
 
 
-def execute_bound(
-    uow: Session,
-    statement: Any,
-    table: Table,
-    columns: tuple[str, ...],
-    rows: Sequence[tuple[Any, ...]],
-) -> None:
-    """Run ``statement`` for each of ``rows``, converted already by :func:`bind_rows`."""
-    if rows:
-        dialect = uow.connection().dialect
-        run_bound(uow, bound_statements(dialect, statement, table, columns, rows))
-
-
 def bound_statements(
     dialect: Dialect,
     statement: Any,

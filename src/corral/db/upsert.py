@@ -50,14 +50,14 @@ def insert_many_ignoring_conflicts(
 
 
 def bound_rollup_rows(
-    dialect: Dialect, table: Table, rows: Sequence[dict[str, Any]], key: tuple[str, ...]
+    dialect: Dialect, table: Table, rows: Sequence[dict[str, Any]]
 ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
-    """Rollup rows (dicts with the same keys) as the driver receives them, in key order, and
-    their columns: converted before a write transaction, for :func:`rollup_statements`."""
-    ordered = sorted(rows, key=lambda row: tuple(row[k] for k in key))
-    columns = tuple(ordered[0]) if ordered else ()
+    """Rollup rows (dicts with the same keys) as the driver receives them, and their columns:
+    converted before a write transaction, for :func:`rollup_statements` (which puts them in key
+    order)."""
+    columns = tuple(rows[0]) if rows else ()
     return columns, bind_rows(
-        dialect, table, columns, [tuple(row[c] for c in columns) for row in ordered]
+        dialect, table, columns, [tuple(row[c] for c in columns) for row in rows]
     )
 
 

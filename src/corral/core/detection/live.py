@@ -51,7 +51,8 @@ EXTENSION = "detection"
 """Key of the running detector in ``rt.extensions``."""
 QUEUE_WAIT_SECONDS = 5.0
 PASS_SESSIONS = 200
-"""Queued sessions the worker takes at once: read, judged and written together."""
+"""Queued sessions the worker takes at once: read and judged in one pass (each session's
+findings are written in a transaction of its own)."""
 PAUSE_PER_PASS = 1.0
 """After a pass, the worker waits this many times the pass's duration before the next one. It
 shares the process (and its interpreter lock) with ingest: with sessions always queued it then
