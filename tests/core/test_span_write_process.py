@@ -12,6 +12,7 @@ import signal
 import pytest
 from sqlalchemy import func, select
 
+from corral.core.normalize import NormalizedSpan
 from corral.core.runtime import Runtime
 from corral.core.span_store import record_spans
 from corral.db.database import sqlite_pragmas
@@ -117,6 +118,51 @@ def test_a_write_planned_from_what_changed_meanwhile_is_planned_again(
     assert _totals(writing)[:3] == (30, 30, 10)
     if writing.db.dialect == "sqlite":
         assert answers == [False]  # refused, then written by the server process
+
+
+def _long_trace(first: int, last: int) -> list[NormalizedSpan]:
+    """Spans ``first`` to ``last`` of one trace, children of span 1."""
+    return [
+        NormalizedSpan(
+            trace_id="ab" * 16,
+            span_id=f"{index:016x}",
+            parent_span_id=None if index == 1 else f"{1:016x}",
+            name="step",
+            start_time=START,
+            end_time=START,
+            session_id="long",
+        )
+        for index in range(first, last + 1)
+    ]
+
+
+def test_a_batch_continuing_a_long_trace_checks_its_own_spans_only(
+    writing: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project_id = _project(writing)
+    for first in range(1, 1200, 300):
+        record_spans(writing, [(project_id, _long_trace(first, first + 299))])
+    requests: list[ConditionalWrite] = []
+    real = type(writing.db).conditional_write
+
+    def kept(db: object, request: ConditionalWrite) -> bool | None:
+        requests.append(request)
+        return real(db, request)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(type(writing.db), "conditional_write", kept)
+    # An exporter's next batch: two spans sent before (a retry) and three new ones.
+    (stored,) = record_spans(writing, [(project_id, _long_trace(1199, 1203))])
+    assert ([s.span_id for s in stored.spans], stored.duplicates) == (
+        [f"{index:016x}" for index in (1201, 1202, 1203)],
+        2,
+    )
+    assert _totals(writing)[:3] == (1203, 1203, 1)
+    if writing.db.dialect == "sqlite":  # PostgreSQL checks inside its own transaction
+        # What the write checks grows with the batch, not with the 1,200 spans stored.
+        (request,) = requests
+        _, (_, parameters, spans) = request.expected
+        assert parameters[2:] == tuple(f"{index:016x}" for index in range(1199, 1204))
+        assert spans == (("ab" * 16, f"{1199:016x}"), ("ab" * 16, f"{1200:016x}"))
 
 
 def test_a_write_process_that_dies_is_replaced(writing: Runtime) -> None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Dialect, Select, Table, and_, case, select
+from sqlalchemy import Dialect, Select, Table, and_, case, or_, select
 from sqlalchemy.orm import Session
 
 from corral.core.group_commit import defer_before_commit, group_committer
@@ -186,7 +186,7 @@ def record_spans(
 class _Plan:
     """One project's spans made ready for their write transaction from what was stored when
     the plan was made (``known``: the batch's traces already stored, with their fields;
-    ``stored``: which of their spans). The transaction checks both again."""
+    ``stored``: which of the batch's spans are). The transaction checks both again."""
 
     project_id: int
     spans: Sequence[NormalizedSpan]
@@ -221,7 +221,7 @@ def _plan_batch(
         default_agent=default_agent,
         received_at=received,
         known=known,
-        stored=_stored_span_ids(read, project_id, known) if read is not None else set(),
+        stored=_stored_span_ids(read, project_id, spans, known) if read is not None else set(),
         own_fields=[(s.session_id, s.user_id, s.agent_name) for s in spans],
     )
     _fill_plan(plan, dialect)
@@ -255,10 +255,9 @@ def _conditional_write(dialect: Dialect, plans: list[_Plan], durable: bool) -> C
             sql, parameters = driver_statement(dialect, _traces_query(plan.project_id, chunk))
             rows = sorted_rows((t, *plan.known[t]) for t in chunk if t in plan.known)
             request.expected.append((sql, parameters, rows))
-        for chunk in _chunks(sorted(plan.known), 500):
-            sql, parameters = driver_statement(dialect, _spans_query(plan.project_id, chunk))
-            traces = set(chunk)
-            rows = sorted_rows(ids for ids in plan.stored if ids[0] in traces)
+        for ids in _continued_span_ids(plan.spans, plan.known):
+            sql, parameters = driver_statement(dialect, _spans_query(plan.project_id, ids))
+            rows = sorted_rows(pair for pair in _pairs(ids) if pair in plan.stored)
             request.expected.append((sql, parameters, rows))
         if plan.fresh:
             request.statements.extend(plan.inserts)
@@ -284,7 +283,7 @@ def _write_planned(uow: Session, plan: _Plan, rollups: list[Rollups]) -> StoredB
     is stored changed since (spans already stored — an exporter's retry — are skipped and not
     counted twice); its rollups are appended to ``rollups``."""
     known = _stored_traces(uow, plan.project_id, plan.spans)
-    stored = _stored_span_ids(uow, plan.project_id, known)
+    stored = _stored_span_ids(uow, plan.project_id, plan.spans, known)
     if known != plan.known or stored != plan.stored:
         for span, (session_id, user_id, agent_name) in zip(
             plan.spans, plan.own_fields, strict=True
@@ -367,18 +366,64 @@ def _traces_query(
     ).where(TraceRow.project_id == project_id, TraceRow.trace_id.in_(trace_ids))
 
 
-def _spans_query(project_id: int, trace_ids: Sequence[str]) -> Select[str, str]:
+_SpanIds = list[tuple[str, list[str]]]
+"""Span ids grouped by trace: (trace id, span ids)."""
+
+
+def _spans_query(project_id: int, ids: _SpanIds) -> Select[str, str]:
+    """Which of ``ids`` are stored: one index lookup each, whatever else their traces hold."""
     return select(SpanRow.trace_id, SpanRow.span_id).where(
-        SpanRow.project_id == project_id, SpanRow.trace_id.in_(trace_ids)
+        or_(
+            *(
+                and_(
+                    SpanRow.project_id == project_id,
+                    SpanRow.trace_id == trace_id,
+                    SpanRow.span_id.in_(span_ids),
+                )
+                for trace_id, span_ids in ids
+            )
+        )
     )
 
 
+def _continued_span_ids(
+    spans: Sequence[NormalizedSpan], known: dict[str, _TraceFields], size: int = 500
+) -> Iterable[_SpanIds]:
+    """The ids of the spans of traces already stored (``known``), in chunks of about ``size``
+    ids: a batch continuing a long trace looks up its own spans, not all of the trace's."""
+    by_trace: dict[str, list[str]] = {}
+    for span in spans:
+        if span.trace_id in known:
+            by_trace.setdefault(span.trace_id, []).append(span.span_id)
+    chunk: _SpanIds = []
+    count = 0
+    for trace_id in sorted(by_trace):
+        span_ids = sorted(set(by_trace[trace_id]))
+        for start in range(0, len(span_ids), size):
+            part = span_ids[start : start + size]
+            if count + len(part) > size and chunk:
+                yield chunk
+                chunk, count = [], 0
+            chunk.append((trace_id, part))
+            count += len(part)
+    if chunk:
+        yield chunk
+
+
+def _pairs(ids: _SpanIds) -> Iterable[tuple[str, str]]:
+    return ((trace_id, span_id) for trace_id, span_ids in ids for span_id in span_ids)
+
+
 def _stored_span_ids(
-    uow: Session, project_id: int, known: dict[str, _TraceFields]
+    uow: Session,
+    project_id: int,
+    spans: Sequence[NormalizedSpan],
+    known: dict[str, _TraceFields],
 ) -> set[tuple[str, str]]:
-    """The (trace, span) ids stored of the traces already stored (``known``)."""
+    """Which of the spans are stored already: (trace, span) ids. Only spans of ``known`` traces
+    can be, since a trace's rollup row is committed with its first spans."""
     stored: set[tuple[str, str]] = set()
-    for chunk in _chunks(sorted(known), 500):
+    for chunk in _continued_span_ids(spans, known):
         stored.update(
             (row[0], row[1]) for row in uow.connection().execute(_spans_query(project_id, chunk))
         )
