@@ -19,12 +19,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
 from corral.core.commit_generation import CommitGeneration
+from corral.core.lifetime import Lifetime
 from corral.core.runtime import Runtime
 from corral.db.database import Database
 
@@ -71,14 +72,13 @@ class GatewayCache:
     """Values by key, each loaded once per ``seconds`` (0: never kept).
 
     Calls read it on the event loop, which must not wait for the database: a value read there
-    past half its time is marked due, and :meth:`refresh_due` (in a worker thread) loads it
-    again, so that calls arriving steadily never find it expired — and it is never kept longer
-    than ``seconds`` either way.
+    when :class:`Lifetime` says it is due is marked so, and :meth:`refresh_due` (in a worker
+    thread) loads it again ahead of its expiry.
     """
 
     def __init__(self, db: Database, seconds: float) -> None:
         self._db = db
-        self._ttl = timedelta(seconds=seconds)
+        self._lifetime = Lifetime(seconds)
         self._entries: dict[Hashable, _Entry] = {}
         self._due: dict[Hashable, Callable[[Session], Any]] = {}
         self._due_lock = threading.Lock()
@@ -98,15 +98,15 @@ class GatewayCache:
             NotKept: ``may_read`` is False and the value would have to be read (on the event
                 loop, which must not wait for the database).
         """
-        if not self._ttl:
+        if not self._lifetime.seconds:
             if not may_read:
                 raise NotKept(key)
             return self._load(load)
         entry = self._entries.get(key)
         if entry is not None and entry.generation == _changes.value:
-            age = now - entry.cached_at
-            if age < self._ttl:
-                if not may_read and age >= self._ttl / 2:
+            age = (now - entry.cached_at).total_seconds()
+            if not self._lifetime.expired(age):
+                if not may_read and self._lifetime.due(age):
                     self._due[key] = load
                 return entry.value  # type: ignore[no-any-return]
         if not may_read:

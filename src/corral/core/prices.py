@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from corral.core.access import Principal, authorize
 from corral.core.audit import record_audit
+from corral.core.lifetime import Lifetime
 from corral.core.pricing import CostResult, PriceBook, TokenUsage, default_price_book
 from corral.core.runtime import Runtime
 from corral.db.schema import PriceOverrideRow
@@ -23,7 +24,9 @@ from corral.errors import NotFound
 from corral.schemas.access import Permission
 from corral.schemas.prices import PriceOverride, PriceOverrideCreate, PriceQuote
 
-_REFRESH_SECONDS = 5.0
+OVERRIDES_LIFETIME = Lifetime(5.0)
+"""How long the overrides are kept before they are read again: every replica follows a change
+within it."""
 
 
 @dataclass(frozen=True)
@@ -80,13 +83,16 @@ class OverridingPriceBook:
     @property
     def stale(self) -> bool:
         """Whether the next :meth:`refresh` reads the overrides."""
-        return time.monotonic() - self._loaded_at > _REFRESH_SECONDS
+        return OVERRIDES_LIFETIME.expired(self._age())
 
     @property
     def due(self) -> bool:
-        """Whether the overrides are past half their time: :meth:`reload` them ahead (in a
-        worker thread), so that calls priced on the event loop never find them stale."""
-        return time.monotonic() - self._loaded_at > _REFRESH_SECONDS / 2
+        """Whether to :meth:`reload` the overrides ahead (in a worker thread), so that calls
+        priced on the event loop never find them stale."""
+        return OVERRIDES_LIFETIME.due(self._age())
+
+    def _age(self) -> float:
+        return time.monotonic() - self._loaded_at
 
     def reload(self) -> None:
         """Read the overrides now. Calls meanwhile go on with the ones kept."""
@@ -99,9 +105,9 @@ class OverridingPriceBook:
         return self
 
     def _current(self) -> list[_Override]:
-        if time.monotonic() - self._loaded_at > _REFRESH_SECONDS:
+        if self.stale:
             with self._lock:
-                if time.monotonic() - self._loaded_at > _REFRESH_SECONDS:
+                if self.stale:
                     self._load()
         return self._overrides
 

@@ -9,12 +9,13 @@ this process clears it as soon as it commits; other replicas see it when their e
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from corral.core.access import Principal
 from corral.core.commit_generation import CommitGeneration
+from corral.core.lifetime import Lifetime
 
 PRINCIPAL_ACTIONS = ("agent.", "agent_version.", "api_key.", "member.", "project.", "user.")
 """Audited actions that can change what a key's principal may do."""
@@ -39,18 +40,18 @@ class _Entry:
 
 class PrincipalCache:
     def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
+        self._lifetime = Lifetime(seconds)
         self._entries: dict[tuple[str, str], _Entry] = {}
 
     def get(self, public_id: str, secret_hash: str, now: datetime) -> Principal | None:
-        if self.seconds <= 0:
+        if self._lifetime.seconds <= 0:
             return None
         entry = self._entries.get((public_id, secret_hash))
         if entry is None:
             return None
         if (
             entry.generation != _changes.value
-            or now - entry.cached_at >= timedelta(seconds=self.seconds)
+            or self._lifetime.expired((now - entry.cached_at).total_seconds())
             or (entry.expires_at is not None and entry.expires_at <= now)
         ):
             self._entries.pop((public_id, secret_hash), None)
@@ -58,10 +59,10 @@ class PrincipalCache:
         return entry.principal
 
     def due(self, public_id: str, secret_hash: str, now: datetime) -> bool:
-        """Whether a kept principal is past half its time: to be loaded again ahead, so that a
-        key used steadily is never found expired."""
+        """Whether a kept principal is to be loaded again ahead (see :class:`Lifetime`), so that
+        a key used steadily is never found expired."""
         entry = self._entries.get((public_id, secret_hash))
-        return entry is not None and now - entry.cached_at >= timedelta(seconds=self.seconds / 2)
+        return entry is not None and self._lifetime.due((now - entry.cached_at).total_seconds())
 
     def forget(self, public_id: str, secret_hash: str) -> None:
         self._entries.pop((public_id, secret_hash), None)
@@ -75,7 +76,7 @@ class PrincipalCache:
         generation: int,
         now: datetime,
     ) -> None:
-        if self.seconds <= 0:
+        if self._lifetime.seconds <= 0:
             return
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()
