@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, Table, any_, bindparam, insert, select, update
+from sqlalchemy import Select, String, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from corral.core.budget_windows import bucket_start, window_buckets
 from corral.core.budgets import (
@@ -39,7 +40,7 @@ from corral.core.budgets import (
     budget_exceeded,
     project_budgets,
 )
-from corral.db.prebuilt import Driver, Pending, Prebuilt
+from corral.db.prebuilt import ByKeys, Driver, Pending, Prebuilt, rows_of
 from corral.db.schema import BudgetCounterRow, BudgetReservationRow, BudgetRow
 
 _COUNTERS: Table = BudgetCounterRow.__table__  # type: ignore[assignment]
@@ -47,9 +48,9 @@ _RESERVATIONS: Table = BudgetReservationRow.__table__  # type: ignore[assignment
 _BUDGETS: Table = BudgetRow.__table__  # type: ignore[assignment]
 
 
-def _window_of(key_match: Any) -> Prebuilt:
+def _window_of(key_match: ColumnElement[bool]) -> Select[Any]:
     c = _COUNTERS.c
-    return Prebuilt(
+    return (
         select(
             c.id,
             c.subject_key,
@@ -68,12 +69,8 @@ def _window_of(key_match: Any) -> Prebuilt:
     )
 
 
-_WINDOW_OF_KEY = _window_of(_COUNTERS.c.subject_key == bindparam("key"))
-"""SQLite: one subject's counters (a lookup costs microseconds, no round trip)."""
-_WINDOW_OF_KEYS = _window_of(
-    _COUNTERS.c.subject_key == any_(bindparam("keys", type_=postgresql.ARRAY(String)))
-)
-"""PostgreSQL: the counters of every subject held on in a budget, locked in id order."""
+_WINDOWS = ByKeys(_window_of, _COUNTERS.c.subject_key, String())
+"""The counters of a budget's subjects in the buckets of its window, locked."""
 _BUDGET_ALIVE = Prebuilt(
     select(_BUDGETS.c.id)
     .where(_BUDGETS.c.id == bindparam("budget"))
@@ -185,7 +182,7 @@ def _lock_windows(
 ) -> dict[tuple[int, str], _Window]:
     """The locked windows of each budget's subjects, in budget order; a budget deleted since
     its terms were read is left out."""
-    sent: list[tuple[BudgetRow, dict[str, Any], list[str], Pending]] = []
+    sent: list[tuple[BudgetRow, dict[str, Any], list[str], list[Pending]]] = []
     for budget, keys in budgets:
         first, last = window_buckets(budget.window, now, budget.rolling_hours)  # type: ignore[arg-type]
         terms = {
@@ -194,12 +191,12 @@ def _lock_windows(
             "first": first,
             "last": last,
         }
-        for group in [sorted(keys)] if driver.postgresql else [[k] for k in sorted(keys)]:
-            sent.append((budget, terms, group, _send_window(driver, terms, group)))
+        subjects = sorted(keys)
+        sent.append((budget, terms, subjects, _WINDOWS.send(driver, subjects, terms)))
     windows: dict[tuple[int, str], _Window] = {}
-    for budget, terms, group, pending in sent:
-        found = _windows(pending.rows())
-        missing = [key for key in group if key not in found]
+    for budget, terms, subjects, pending in sent:
+        found = _windows(rows_of(pending))
+        missing = [key for key in subjects if key not in found]
         if missing:  # the first call of a bucket creates its counter (once, racing or not)
             if not driver.rows(_BUDGET_ALIVE, {"budget": budget.id}):
                 continue
@@ -214,16 +211,9 @@ def _lock_windows(
                         "reserved": 0,
                     },
                 )
-            found.update(_windows(_send_window(driver, terms, missing).rows()))
+            found.update(_windows(_WINDOWS.rows(driver, missing, terms)))
         windows.update(((budget.id, key), window) for key, window in found.items())
     return windows
-
-
-def _send_window(driver: Driver, terms: dict[str, Any], keys: list[str]) -> Pending:
-    if driver.postgresql:
-        return driver.send(_WINDOW_OF_KEYS, {**terms, "keys": keys})
-    [key] = keys
-    return driver.send(_WINDOW_OF_KEY, {**terms, "key": key})
 
 
 def _windows(rows: list[tuple[Any, ...]]) -> dict[str, _Window]:

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, String, Table, any_, bindparam, func, or_, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import BigInteger, Select, String, Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from corral.core.access import Principal, authorize, resolve_project
 from corral.core.alerts import raise_alert
@@ -29,7 +29,7 @@ from corral.core.audit import record_audit
 from corral.core.budget_windows import resets_at, window_buckets
 from corral.core.group_commit import defer_before_commit
 from corral.core.runtime import Runtime
-from corral.db.prebuilt import Driver, Prebuilt
+from corral.db.prebuilt import ByKeys, Driver, Prebuilt
 from corral.db.schema import (
     BudgetAlertRow,
     BudgetCounterRow,
@@ -230,10 +230,13 @@ def settle_many(
     uow.flush()  # the statements below run on the connection, under the session
     driver = Driver.of(uow.connection())
     with driver.pipeline():
-        rows = [_reservation(r) for r in _locked(driver, _RESERVATIONS_LOCKED, sorted(actual_of))]
+        rows = [_reservation(r) for r in _RESERVATIONS_LOCKED.rows(driver, sorted(actual_of))]
         held = [row for row in rows if row.status == "held"]
         counter_ids = sorted({int(h["counter_id"]) for row in held for h in row.holds})
-        counters = {c[0]: _Counter(*c) for c in _locked(driver, _COUNTERS_LOCKED, counter_ids)}
+        locked = _COUNTERS_LOCKED.rows(driver, counter_ids)
+        # In (budget, id) order on both databases, the order PostgreSQL locks them in.
+        locked.sort(key=lambda row: (row[1], row[0]))
+        counters = {c[0]: _Counter(*c) for c in locked}
         charged: dict[int, int] = {}
         for row in held:
             actual = actual_of[row.id]
@@ -316,11 +319,16 @@ class _Counter:
         self.budget = _Terms(self.budget_id, *values[6:])
 
 
-def _locked_by(table: Table, columns: Sequence[Any], match: Any, *order: Any) -> Prebuilt:
-    statement = select(*columns).where(match).order_by(*order)
-    if table is _C:
-        statement = statement.join_from(_C, _B, _B.c.id == _C.c.budget_id)
-    return Prebuilt(statement.with_for_update(of=table))
+def _locked_by(table: Table, columns: Sequence[Any], key_type: Any, *order: Any) -> ByKeys:
+    """Rows of ``table`` by id, locked (with their budget's terms, for counters)."""
+
+    def build(match: ColumnElement[bool]) -> Select[Any]:
+        statement = select(*columns).where(match).order_by(*order)
+        if table is _C:
+            statement = statement.join_from(_C, _B, _B.c.id == _C.c.budget_id)
+        return statement.with_for_update(of=table)
+
+    return ByKeys(build, table.c.id, key_type)
 
 
 _COUNTER_COLUMNS = [
@@ -332,23 +340,8 @@ _COUNTER_COLUMNS = [
     _C.c.reserved,
     *(_B.c[name] for name in _BUDGET_TERMS),
 ]
-_RESERVATIONS_LOCKED = {
-    # SQLite: a lookup each (microseconds, no round trip); PostgreSQL: one statement for all.
-    "sqlite": _locked_by(_R, list(_R.c), _R.c.id == bindparam("key"), _R.c.id),
-    "postgresql": _locked_by(
-        _R, list(_R.c), _R.c.id == any_(bindparam("keys", type_=ARRAY(String))), _R.c.id
-    ),
-}
-_COUNTERS_LOCKED = {
-    "sqlite": _locked_by(_C, _COUNTER_COLUMNS, _C.c.id == bindparam("key"), _C.c.id),
-    "postgresql": _locked_by(
-        _C,
-        _COUNTER_COLUMNS,
-        _C.c.id == any_(bindparam("keys", type_=ARRAY(BigInteger))),
-        _C.c.budget_id,
-        _C.c.id,
-    ),
-}
+_RESERVATIONS_LOCKED = _locked_by(_R, list(_R.c), String(), _R.c.id)
+_COUNTERS_LOCKED = _locked_by(_C, _COUNTER_COLUMNS, BigInteger(), _C.c.budget_id, _C.c.id)
 _SET_COUNTER = Prebuilt(
     update(_C)
     .where(_C.c.id == bindparam("counter"))
@@ -364,19 +357,6 @@ _SET_RESERVATION = Prebuilt(
         settled_at=bindparam("settled_at"),
     )
 )
-
-
-def _locked(driver: Driver, statements: dict[str, Prebuilt], keys: Sequence[Any]) -> list[Any]:
-    """Rows of ``keys``, locked in the statement's order."""
-    if not keys:
-        return []
-    statement = statements[driver.dialect.name]
-    if driver.postgresql:
-        return driver.rows(statement, {"keys": list(keys)})
-    rows = [row for key in keys for row in driver.rows(statement, {"key": key})]
-    if statement is _COUNTERS_LOCKED["sqlite"]:
-        rows.sort(key=lambda row: (row[1], row[0]))
-    return rows
 
 
 def _reservation(values: Sequence[Any]) -> ReservationState:

@@ -17,9 +17,11 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Dialect
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy import Connection, Dialect, any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql import ClauseElement, ColumnElement
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.types import TypeEngine
 
 
 @dataclass(frozen=True)
@@ -152,3 +154,45 @@ class Driver:
         if self.postgresql:
             return self.connection.pipeline()  # type: ignore[no-any-return]
         return nullcontext()
+
+
+class ByKeys:
+    """A statement finding rows by a key column, for several keys at once: on SQLite one lookup
+    per key (an index seek of microseconds, no round trip), on PostgreSQL one statement for all
+    (``= ANY``: one round trip, and rows locked in the statement's order).
+
+    Args:
+        build: Makes the statement from the condition matching the key column.
+        column: The key column.
+        key_type: The keys' type (PostgreSQL receives them as an array of it).
+    """
+
+    def __init__(
+        self,
+        build: Callable[[ColumnElement[bool]], ClauseElement],
+        column: ColumnElement[Any],
+        key_type: TypeEngine[Any],
+    ) -> None:
+        self._each = Prebuilt(build(column == bindparam("key")))
+        self._all = Prebuilt(build(column == any_(bindparam("keys", type_=ARRAY(key_type)))))
+
+    def send(
+        self, driver: Driver, keys: Sequence[Any], values: Mapping[str, Any] | None = None
+    ) -> list[Pending]:
+        """Run the lookups (inside :meth:`Driver.pipeline` on PostgreSQL, only send them)."""
+        if not keys:
+            return []
+        if driver.postgresql:
+            return [driver.send(self._all, {**(values or {}), "keys": list(keys)})]
+        return [driver.send(self._each, {**(values or {}), "key": key}) for key in keys]
+
+    def rows(
+        self, driver: Driver, keys: Sequence[Any], values: Mapping[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """The rows of every key."""
+        return rows_of(self.send(driver, keys, values))
+
+
+def rows_of(sent: Sequence[Pending]) -> list[tuple[Any, ...]]:
+    """The rows of statements sent, in order."""
+    return [row for pending in sent for row in pending.rows()]
