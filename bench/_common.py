@@ -87,6 +87,30 @@ class Server:
         """Resident memory of the server and its worker processes."""
         return tree_rss_mib(self.process.pid)
 
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the server and its worker processes."""
+        return tree_cpu_seconds(self.process.pid)
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) used so far by a process and its living descendants."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, pending, seen = 0.0, [pid], set()
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            # Fields after the command name (which may hold spaces): utime and stime are 14, 15.
+            fields = Path(f"/proc/{current}/stat").read_text().rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(c) for c in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return total
+
 
 def tree_rss_mib(pid: int) -> float:
     total, pending, seen = 0.0, [pid], set()

@@ -15,6 +15,10 @@ it writes, so its rate is measured until its database holds every span.
 The SQLite text index over span contents waits for ingest bursts (up to 200,000 spans behind):
 the table says how long after the last answer it held every span. PostgreSQL indexes on insert.
 
+CPU per span is what the server's processes (serving, workers, the SQLite write process) and the
+senders used while the spans were sent, divided by the spans stored: on a shared machine it varies
+less than the rate, and says how much of the machine a span takes.
+
 Phoenix is installed into its own virtualenv (bench/.phoenix-venv, not a Corral dependency) on
 first use. Prints a table, then one line of JSON.
 """
@@ -45,6 +49,7 @@ from _common import (
     postgres_available,
     print_table,
     scratch_postgres,
+    tree_cpu_seconds,
     wait_http,
 )
 
@@ -68,6 +73,11 @@ class Run:
     refused_posts: int
     peak_rss_mib: float
     refusals: dict[str, int] = field(default_factory=dict)
+    server_cpu_us_per_span: float = float("nan")
+    """CPU time the server's processes (serving, workers, the SQLite write process) used while
+    the spans were sent, per span stored: less noisy than the rate on a shared machine."""
+    sender_cpu_us_per_span: float = float("nan")
+    """CPU time of the senders (this process) over the same time, per span stored."""
     index_caught_up_s: float = 0.0
     """SQLite: seconds after the last answer until the text index held every span (it waits
     for ingest bursts; see docs/observability.md)."""
@@ -133,10 +143,12 @@ def bench_corral(
             "authorization": f"Bearer {server.admin_key}",
             "content-type": "application/x-protobuf",
         }
+        server_cpu, sender_cpu = server.cpu_seconds(), time.process_time()
         with PeakRss(server.rss_mib) as rss:
             latencies, refusals, seconds = send_all(
                 f"{server.url}/v1/traces", bodies, senders, headers
             )
+        server_cpu, sender_cpu = server.cpu_seconds() - server_cpu, time.process_time() - sender_cpu
         rt = Runtime.from_settings(Settings(database_url=url))
         with rt.db.read() as uow:
             project_id = uow.scalars(select(ProjectRow.id).where(ProjectRow.name == "bench")).one()
@@ -161,6 +173,8 @@ def bench_corral(
         refused_posts=sum(refusals.values()),
         peak_rss_mib=rss.peak,
         refusals=refusals,
+        server_cpu_us_per_span=server_cpu / max(accepted, 1) * 1e6,
+        sender_cpu_us_per_span=sender_cpu / max(accepted, 1) * 1e6,
     )
 
 
@@ -247,6 +261,7 @@ def bench_phoenix(bodies: list[bytes], senders: int, timeout: float) -> Run | st
             expected = sum(agent_spans(b) for b in bodies)
             database = Path(scratch) / "phoenix.db"
             headers = {"content-type": "application/x-protobuf"}
+            server_cpu, sender_cpu = tree_cpu_seconds(process.pid), time.process_time()
             with PeakRss(rss) as peak:
                 began = time.perf_counter()
                 latencies, refusals, _ = send_all(
@@ -259,6 +274,8 @@ def bench_phoenix(bodies: list[bytes], senders: int, timeout: float) -> Run | st
                         break
                     time.sleep(0.2)
                 seconds = time.perf_counter() - began
+            server_cpu = tree_cpu_seconds(process.pid) - server_cpu
+            sender_cpu = time.process_time() - sender_cpu
         finally:
             process.terminate()
             try:
@@ -278,6 +295,8 @@ def bench_phoenix(bodies: list[bytes], senders: int, timeout: float) -> Run | st
         refused_posts=sum(refusals.values()),
         peak_rss_mib=peak.peak,
         refusals=refusals,
+        server_cpu_us_per_span=server_cpu / max(stored, 1) * 1e6,
+        sender_cpu_us_per_span=sender_cpu / max(stored, 1) * 1e6,
     )
 
 
@@ -348,6 +367,7 @@ def main() -> None:
                 f"{r.post_p99_ms:.1f}",
                 str(r.refused_posts),
                 f"{r.peak_rss_mib:.0f}",
+                f"{r.server_cpu_us_per_span:.0f} / {r.sender_cpu_us_per_span:.0f}",
                 f"{r.index_caught_up_s:.1f}"
                 if r.system != "phoenix" and r.database == "sqlite"
                 else "",
@@ -363,6 +383,7 @@ def main() -> None:
             "POST p99 ms",
             "refused",
             "peak RSS MiB",
+            "CPU us/span server / senders",
             "text index caught up s",
         ),
     )
