@@ -4,6 +4,13 @@ A durable commit costs a disk flush (milliseconds), whatever it holds. When seve
 requests arrive together, the first to get the database writes its own work and that of every
 request waiting behind it, commits once, and hands each its result; a request whose work failed
 gets its own error (each piece runs inside a savepoint) while the others still commit.
+
+SQLite writes one transaction at a time. PostgreSQL runs :data:`POSTGRESQL_TRANSACTIONS` of them
+at once: its server then works on one while another waits for its flush, on every core it has
+(measured: an ingest load stored about twice as many spans per second as with one at a time).
+Work deferred to just before a commit runs in one order whatever the pieces sharing the
+transaction (see :func:`defer_before_commit`), so concurrent transactions lock rows in one order
+and cannot deadlock one another.
 """
 
 from __future__ import annotations
@@ -34,13 +41,16 @@ class _Pending(Generic[T]):
 class GroupCommitter:
     """Runs pieces of write work, several per transaction when they arrive together."""
 
-    def __init__(self, rt: Runtime, *, max_group: int = 16, durable: bool = True) -> None:
+    def __init__(
+        self, rt: Runtime, *, max_group: int = 16, durable: bool = True, transactions: int = 1
+    ) -> None:
         self._rt = rt
         self._max_group = max_group
         self._durable = durable
         self._queue: list[_Pending[Any]] = []
         self._queue_lock = threading.Lock()
-        self._leader = threading.Lock()
+        # Each transaction under way has a leader: the writer that runs it for its group.
+        self._leader = threading.BoundedSemaphore(transactions)
 
     @property
     def waiting(self) -> int:
@@ -84,7 +94,9 @@ class GroupCommitter:
                                 pending.result = pending.work(uow, now)
                         except Exception as exc:  # this piece fails alone; the others go on
                             pending.error = exc
-                for finish, items in uow.info.pop(_BEFORE_COMMIT, {}).values():
+                deferred = uow.info.pop(_BEFORE_COMMIT, {})
+                for name in sorted(deferred):  # one order, whoever deferred first
+                    finish, items = deferred[name]
                     finish(uow, items)
         except BaseException as exc:  # the commit itself failed: nothing in the group is stored
             for pending in group:
@@ -98,12 +110,15 @@ class GroupCommitter:
 _lock = threading.Lock()
 _BEFORE_COMMIT = "corral_before_commit"
 
+POSTGRESQL_TRANSACTIONS = 4
+"""Transactions a committer runs at once on PostgreSQL (each takes a pooled connection)."""
+
 
 def defer_before_commit(
     uow: Session, name: str, finish: Callable[[Session, list[Any]], None], items: list[Any]
 ) -> None:
     """Add ``items`` for ``finish(uow, all_items)``, called once just before the group's commit
-    with the items of every piece that succeeded.
+    with the items of every piece that succeeded. Deferred work runs in the order of ``name``.
 
     Call it last in a piece: items added by a piece that then fails would still be finished.
     """
@@ -139,6 +154,9 @@ def group_committer(rt: Runtime, *, durable: bool = True) -> GroupCommitter:
     committer = rt.extensions.get(name)
     if committer is None:
         with _lock:
-            committer = rt.extensions.setdefault(name, GroupCommitter(rt, durable=durable))
+            transactions = 1 if rt.db.single_writer else POSTGRESQL_TRANSACTIONS
+            committer = rt.extensions.setdefault(
+                name, GroupCommitter(rt, durable=durable, transactions=transactions)
+            )
     assert isinstance(committer, GroupCommitter)
     return committer

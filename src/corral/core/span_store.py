@@ -22,6 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Dialect, Select, Table, and_, case, or_, select
@@ -38,6 +39,7 @@ from corral.db.bulk import (
     bind_rows,
     insert_ignoring_conflicts_statements,
     run_bound,
+    run_bound_returning,
 )
 from corral.db.schema import AgentActivityRow, CostDailyRow, SessionRow, SpanRow, TraceRow
 from corral.db.upsert import bound_rollup_rows, rollup_statements
@@ -235,16 +237,20 @@ def _fill_plan(plan: _Plan, dialect: Dialect) -> None:
     _fill_trace_fields(fresh, plan.known, plan.default_agent)
     (received,) = bind_rows(dialect, _SPANS, ("received_at",), [(plan.received_at,)])
     plan.fresh = fresh
-    plan.inserts = insert_ignoring_conflicts_statements(
-        dialect,
-        _SPANS,
-        SPAN_COLUMNS,
-        [
-            plan.heads[i] + (s.agent_name, s.session_id, s.user_id, *received)
-            for i, s in zip(kept, fresh, strict=True)
-        ],
-    )
+    rows = [
+        plan.heads[i] + (s.agent_name, s.session_id, s.user_id, *received)
+        for i, s in zip(kept, fresh, strict=True)
+    ]
+    if dialect.name != "sqlite":
+        # PostgreSQL writes several transactions at once: rows inserted in one order (trace,
+        # span) make two exports holding the same spans wait for each other, never deadlock.
+        rows.sort(key=_TRACE_AND_SPAN)
+    plan.inserts = insert_ignoring_conflicts_statements(dialect, _SPANS, SPAN_COLUMNS, rows)
     plan.rollups = Rollups.of(dialect, plan.project_id, fresh) if fresh else None
+
+
+_TRACE_AND_SPAN = itemgetter(1, 2)
+"""A span row's trace and span ids (see :data:`SPAN_COLUMNS`)."""
 
 
 def _conditional_write(dialect: Dialect, plans: list[_Plan], durable: bool) -> ConditionalWrite:
@@ -291,13 +297,22 @@ def _write_planned(uow: Session, plan: _Plan, rollups: list[Rollups]) -> StoredB
             span.session_id, span.user_id, span.agent_name = session_id, user_id, agent_name
         plan.known, plan.stored = known, stored
         _fill_plan(plan, uow.get_bind().dialect)
-    batch = _stored_batch(plan)
     if plan.fresh:
-        run_bound(uow, plan.inserts)
+        dialect = uow.get_bind().dialect
+        if dialect.name == "sqlite":  # one writer at a time: the read above still holds
+            run_bound(uow, plan.inserts)
+        else:
+            inserted = set(run_bound_returning(uow, plan.inserts, ("trace_id", "span_id")))
+            if len(inserted) < len(plan.fresh):
+                # Another transaction stored some of these spans since the read: they are
+                # duplicates, left out of this batch and of its rollups.
+                plan.fresh = [s for s in plan.fresh if (s.trace_id, s.span_id) in inserted]
+                plan.rollups = Rollups.of(dialect, plan.project_id, plan.fresh)
+    if plan.fresh:
         touch_project(uow, plan.project_id, plan.received_at)
         assert plan.rollups is not None
         rollups.append(plan.rollups)
-    return batch
+    return _stored_batch(plan)
 
 
 RECENT_TRACES = 100_000

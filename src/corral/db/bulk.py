@@ -47,6 +47,26 @@ def run_bound(uow: Session, statements: BoundStatements) -> None:
         connection.exec_driver_sql(sql, parameters)
 
 
+def run_bound_returning(
+    uow: Session, statements: BoundStatements, columns: tuple[str, ...]
+) -> list[tuple[Any, ...]]:
+    """Run INSERT statements made by :func:`insert_ignoring_conflicts_statements` and return
+    ``columns`` of the rows they inserted; rows skipped for a conflict are not returned.
+    PostgreSQL only (its driver returns the rows of each execution of an ``executemany``)."""
+    cursor: Any = uow.connection().connection.cursor()
+    returning = " RETURNING " + ", ".join(columns)
+    inserted: list[tuple[Any, ...]] = []
+    for sql, parameters in statements:
+        # As compiled for PostgreSQL, an INSERT returns the primary key: ``columns`` instead.
+        statement = sql.partition(" RETURNING ")[0] + returning
+        cursor.executemany(statement, parameters, returning=True)
+        while True:
+            inserted.extend(cursor.fetchall())
+            if not cursor.nextset():
+                break
+    return inserted
+
+
 def bind_rows(
     dialect: Dialect, table: Table, columns: tuple[str, ...], rows: Iterable[Sequence[Any]]
 ) -> list[tuple[Any, ...]]:
