@@ -111,7 +111,8 @@ _lock = threading.Lock()
 _BEFORE_COMMIT = "corral_before_commit"
 
 POSTGRESQL_TRANSACTIONS = 4
-"""Transactions a committer runs at once on PostgreSQL (each takes a pooled connection)."""
+"""Transactions a committer runs at once on PostgreSQL, each on a pooled connection (no more
+than the pool keeps)."""
 
 
 def defer_before_commit(
@@ -154,7 +155,9 @@ def group_committer(rt: Runtime, *, durable: bool = True) -> GroupCommitter:
     committer = rt.extensions.get(name)
     if committer is None:
         with _lock:
-            transactions = 1 if rt.db.single_writer else POSTGRESQL_TRANSACTIONS
+            transactions = (
+                1 if rt.db.single_writer else min(POSTGRESQL_TRANSACTIONS, rt.settings.db_pool_size)
+            )
             committer = rt.extensions.setdefault(
                 name, GroupCommitter(rt, durable=durable, transactions=transactions)
             )
