@@ -92,42 +92,48 @@ class Server:
         return tree_cpu_seconds(self.process.pid)
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU time (user and system) used so far by a process and its living descendants."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total, pending, seen = 0.0, [pid], set()
+def process_tree(pid: int) -> list[int]:
+    """A process and its living descendants (worker processes, the SQLite write process)."""
+    found: list[int] = []
+    pending = [pid]
     while pending:
         current = pending.pop()
-        if current in seen:
+        if current in found:
             continue
-        seen.add(current)
         try:
-            # Fields after the command name (which may hold spaces): utime and stime are 14, 15.
-            fields = Path(f"/proc/{current}/stat").read_text().rpartition(")")[2].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
             for task in Path(f"/proc/{current}/task").iterdir():
                 pending.extend(int(c) for c in (task / "children").read_text().split())
         except OSError:
             continue
+        found.append(current)
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) used so far by a process and its living descendants."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for process in process_tree(pid):
+        try:
+            # Fields after the command name (which may hold spaces): utime and stime are 14, 15.
+            fields = Path(f"/proc/{process}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
     return total
 
 
 def tree_rss_mib(pid: int) -> float:
-    total, pending, seen = 0.0, [pid], set()
-    while pending:
-        current = pending.pop()
-        if current in seen:
-            continue
-        seen.add(current)
+    """Resident memory of a process and its living descendants."""
+    total = 0.0
+    for process in process_tree(pid):
         try:
-            for line in Path(f"/proc/{current}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) / 1024
-            for task in Path(f"/proc/{current}/task").iterdir():
-                pending.extend(int(c) for c in (task / "children").read_text().split())
+            status = Path(f"/proc/{process}/status").read_text()
         except OSError:
             continue
-    return total if seen else float("nan")
+        rss = [line for line in status.splitlines() if line.startswith("VmRSS:")]
+        total += sum(int(line.split()[1]) for line in rss)
+    return total / 1024
 
 
 @contextmanager

@@ -18,7 +18,6 @@ import argparse
 import json
 import sys
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -30,31 +29,13 @@ from _common import (
     scratch_runtime,
 )
 
-from corral.core.normalize import NormalizedSpan
 from corral.core.projects import create_project
 from corral.core.runtime import Runtime
 from corral.core.span_store import record_spans
 from corral.schemas.tenancy import ProjectCreate
+from corral.testing.traces import long_trace_steps
 
 BATCH = 512
-START = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def spans(first: int, count: int) -> list[NormalizedSpan]:
-    """Spans ``first`` .. ``first + count - 1`` of one trace: an agent's steps under its root."""
-    return [
-        NormalizedSpan(
-            trace_id="ab" * 16,
-            span_id=f"{index:016x}",
-            parent_span_id=None if index == 1 else f"{1:016x}",
-            name="step",
-            start_time=START + timedelta(milliseconds=index),
-            end_time=START + timedelta(milliseconds=index + 1),
-            session_id="long-run",
-            span_type="tool",
-        )
-        for index in range(first, first + count)
-    ]
 
 
 def measure(database_url: str | None, sizes: list[int]) -> list[float]:
@@ -76,7 +57,7 @@ def measure(database_url: str | None, sizes: list[int]) -> list[float]:
 
 
 def _store(rt: Runtime, project_id: int, stored: int) -> int:
-    (batch,) = record_spans(rt, [(project_id, spans(stored + 1, BATCH))])
+    (batch,) = record_spans(rt, [(project_id, long_trace_steps(stored + 1, BATCH))])
     assert len(batch.spans) == BATCH, "every span of the batch is new"
     return BATCH
 

@@ -12,7 +12,6 @@ import signal
 import pytest
 from sqlalchemy import func, select
 
-from corral.core.normalize import NormalizedSpan
 from corral.core.runtime import Runtime
 from corral.core.span_store import record_spans
 from corral.db.database import sqlite_pragmas
@@ -20,6 +19,7 @@ from corral.db.schema import ProjectRow, SessionRow, SpanRow, TraceRow
 from corral.db.write_process import ConditionalWrite, WriteProcess
 from corral.errors import DatabaseBusy
 from corral.settings import Settings
+from corral.testing.traces import long_trace_steps
 from tests.core.test_span_store import BATCHES, START, batch
 
 
@@ -120,28 +120,12 @@ def test_a_write_planned_from_what_changed_meanwhile_is_planned_again(
         assert answers == [False]  # refused, then written by the server process
 
 
-def _long_trace(first: int, last: int) -> list[NormalizedSpan]:
-    """Spans ``first`` to ``last`` of one trace, children of span 1."""
-    return [
-        NormalizedSpan(
-            trace_id="ab" * 16,
-            span_id=f"{index:016x}",
-            parent_span_id=None if index == 1 else f"{1:016x}",
-            name="step",
-            start_time=START,
-            end_time=START,
-            session_id="long",
-        )
-        for index in range(first, last + 1)
-    ]
-
-
 def test_a_batch_continuing_a_long_trace_checks_its_own_spans_only(
     writing: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project_id = _project(writing)
     for first in range(1, 1200, 300):
-        record_spans(writing, [(project_id, _long_trace(first, first + 299))])
+        record_spans(writing, [(project_id, long_trace_steps(first, 300))])
     requests: list[ConditionalWrite] = []
     real = type(writing.db).conditional_write
 
@@ -151,7 +135,7 @@ def test_a_batch_continuing_a_long_trace_checks_its_own_spans_only(
 
     monkeypatch.setattr(type(writing.db), "conditional_write", kept)
     # An exporter's next batch: two spans sent before (a retry) and three new ones.
-    (stored,) = record_spans(writing, [(project_id, _long_trace(1199, 1203))])
+    (stored,) = record_spans(writing, [(project_id, long_trace_steps(1199, 5))])
     assert ([s.span_id for s in stored.spans], stored.duplicates) == (
         [f"{index:016x}" for index in (1201, 1202, 1203)],
         2,

@@ -12,10 +12,12 @@ import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
+from corral.core.normalize import NormalizedSpan
 from corral.core.otlp import encode_key_values
 
 _PROMPT = (
@@ -55,6 +57,26 @@ def agent_trace_request(
     for _ in range(traces):
         scope.spans.extend(_trace(rng, shape, base + rng.randrange(10**12)))
     return request
+
+
+def long_trace_steps(first: int, count: int, *, trace_id: str = "ab" * 16) -> list[NormalizedSpan]:
+    """Steps ``first`` to ``first + count - 1`` of one long-running agent trace, as the span
+    store receives them: step 1 is the root, every other step its child, one millisecond each.
+    An agent's exporter sends such a trace in many batches as its steps end."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    return [
+        NormalizedSpan(
+            trace_id=trace_id,
+            span_id=f"{step:016x}",
+            parent_span_id=None if step == 1 else f"{1:016x}",
+            name="step",
+            start_time=start + timedelta(milliseconds=step),
+            end_time=start + timedelta(milliseconds=step + 1),
+            session_id="long-run",
+            span_type="tool",
+        )
+        for step in range(first, first + count)
+    ]
 
 
 def _trace(rng: random.Random, shape: TraceShape, start: int) -> Iterator[Span]:
