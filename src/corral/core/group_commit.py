@@ -7,7 +7,7 @@ gets its own error (each piece runs inside a savepoint) while the others still c
 
 SQLite writes one transaction at a time. PostgreSQL runs :data:`POSTGRESQL_TRANSACTIONS` of them
 at once: its server then works on one while another waits for its flush, on every core it has
-(measured: an ingest load stored about twice as many spans per second as with one at a time).
+(measured: an ingest load stored one and a half to two times as many spans per second).
 Work deferred to just before a commit runs in one order whatever the pieces sharing the
 transaction (see :func:`defer_before_commit`), so concurrent transactions lock rows in one order
 and cannot deadlock one another.
