@@ -24,7 +24,9 @@ The load generator is a lean keep-alive HTTP/1.1 client (``_lean_http.py``, on u
 installed) that costs about 0.05 ms of CPU per call, so that one Python process can drive both
 arms without being what saturates first.
 
-Prints a table, then one line of JSON.
+Server CPU per call is what Corral's processes used over the gateway arms, the recording and
+judging of their last calls included, divided by the calls: what one call costs the machine,
+whatever the concurrency. Prints a table, then one line of JSON.
 """
 
 from __future__ import annotations
@@ -98,6 +100,9 @@ class Row:
     direct_rps: float
     gateway_rps: float
     errors: int
+    server_cpu_ms_per_call: float
+    """CPU time the server's processes used per gateway call: serving it, recording it and
+    judging its span (measured until the recording of the arm's last calls is done)."""
 
 
 @contextmanager
@@ -224,9 +229,14 @@ def measure(
     for concurrency in concurrencies:
         half = max(1, calls_per_arm(concurrency, calls, quick) // 2)
         arms: dict[str, list[Arm]] = {"direct": [], "gateway": []}
+        server_cpu = 0.0
         for name in ("direct", "gateway", "gateway", "direct"):
             url, headers = direct if name == "direct" else gateway
+            before = server.cpu_seconds()
             arms[name].append(arm(url, headers, half, concurrency, latency_ms / 1000))
+            if name == "gateway":
+                time.sleep(ARM_PAUSE_SECONDS)  # the last calls' recording and judging
+                server_cpu += server.cpu_seconds() - before
         d = [x for a in arms["direct"] for x in a.latencies_ms]
         g = [x for a in arms["gateway"] for x in a.latencies_ms]
         direct_seconds = sum(a.seconds for a in arms["direct"])
@@ -245,6 +255,7 @@ def measure(
                 direct_rps=len(d) / direct_seconds,
                 gateway_rps=len(g) / gateway_seconds,
                 errors=sum(a.errors for v in arms.values() for a in v),
+                server_cpu_ms_per_call=server_cpu / max(len(g), 1) * 1000,
             )
         )
     return rows
@@ -326,6 +337,7 @@ def main() -> None:
                 f"{r.added_p99_ms:+.2f}",
                 f"{r.direct_rps:,.0f}",
                 f"{r.gateway_rps:,.0f}",
+                f"{r.server_cpu_ms_per_call:.2f}",
                 str(r.errors),
             )
             for r in rows
@@ -340,6 +352,7 @@ def main() -> None:
             "added p99 ms",
             "direct rps",
             "gateway rps",
+            "server CPU ms/call",
             "errors",
         ),
     )
