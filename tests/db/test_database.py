@@ -89,3 +89,63 @@ def test_a_writer_waiting_for_the_write_slot_is_visible(tmp_path: Path) -> None:
     waiting.join(30)
     assert not db.writers_waiting
     db.dispose()
+
+
+def test_an_urgent_writer_takes_the_write_slot_before_others_waiting(tmp_path: Path) -> None:
+    """Each round, a writer that is not urgent begins to wait first; the urgent one still writes
+    first. Without the order, which of two waiting threads gets a released lock is a coin toss."""
+    import threading
+    import time
+
+    db = Database(f"sqlite:///{tmp_path / 'c.db'}")
+    order: list[str] = []
+
+    def write(name: str, urgent: bool) -> None:
+        with db.write(urgent=urgent):
+            order.append(name)
+
+    def wait_for_waiters(count: int) -> None:
+        deadline = time.monotonic() + 30
+        while db._slot_waiters < count:
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+
+    for _ in range(10):
+        order.clear()
+        with db.write():
+            background = threading.Thread(target=write, args=("background", False))
+            background.start()
+            wait_for_waiters(1)
+            urgent = threading.Thread(target=write, args=("urgent", True))
+            urgent.start()
+            wait_for_waiters(2)
+        background.join(30)
+        urgent.join(30)
+        assert order == ["urgent", "background"]
+    db.dispose()
+
+
+def test_a_writer_gives_up_on_a_write_slot_held_too_long() -> None:
+    import threading
+
+    from corral.db import database
+    from corral.errors import DatabaseBusy
+
+    slot = database._WriteSlot(0.05)
+    slot.enter()
+    failures: list[BaseException] = []
+
+    def wait(urgent: bool) -> None:
+        try:
+            slot.enter(urgent=urgent)
+        except DatabaseBusy as exc:
+            failures.append(exc)
+
+    waiters = [threading.Thread(target=wait, args=(urgent,)) for urgent in (True, False)]
+    for waiter in waiters:
+        waiter.start()
+    for waiter in waiters:
+        waiter.join(30)
+    assert len(failures) == 2
+    slot.__exit__(None, None, None)
+    assert slot.try_enter()  # a writer that gave up left no claim behind

@@ -119,7 +119,7 @@ def decide_tool_calls(
         return None
     import json
 
-    with rt.db.write() as uow:
+    with rt.db.write(urgent=True) as uow:  # the model's answer waits for it
         project = uow.get_one(ProjectRow, prepared.project_id)
         agent = uow.get_one(AgentRow, prepared.agent.id)
         for call in calls:

@@ -10,7 +10,8 @@ instead of queueing for the database one by one.
 
 The thread keeps its connection between transactions (no pool checkout, no liveness ping per
 call); a connection that breaks is dropped and a new one taken for the next transaction. On
-SQLite the thread takes the database's write lock like every other writer.
+SQLite the thread takes the database's write slot as an urgent writer, ahead of this process's
+writers that record calls, judge sessions or run jobs, for which no call waits.
 """
 
 from __future__ import annotations
@@ -175,7 +176,7 @@ class HoldWriter:
         now = self.rt.clock.now()
         try:
             if db.single_writer:
-                with db.driver_write(self._connection, durable=False):
+                with db.driver_write(self._connection, durable=False, urgent=True):
                     answers: list[Answer] = list(hold_many(driver, requests, now))
                 return answers
             with driver.pipeline():

@@ -6,6 +6,7 @@ import fcntl
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -154,7 +155,7 @@ class Database:
             # One writer at a time: waiting on a lock is far cheaper than SQLite's busy loop,
             # which sleeps up to 100 ms between tries. Threads queue on a lock, and worker
             # processes on the same file queue on an flock beside the database.
-            self._write_lock: _Lock = _TimedLock(WRITE_WAIT_SECONDS)
+            self._write_lock: _Lock = _WriteSlot(WRITE_WAIT_SECONDS)
             if database and database != ":memory:":
                 lock_path = (
                     Path(database).expanduser().with_name(Path(database).name + ".write-lock")
@@ -194,13 +195,13 @@ class Database:
 
     @contextmanager
     def driver_write(
-        self, connection: PoolProxiedConnection, *, durable: bool = True
+        self, connection: PoolProxiedConnection, *, durable: bool = True, urgent: bool = False
     ) -> Iterator[Any]:
         """A SQLite write transaction on a pooled connection's own driver connection, for
         writers that run prebuilt statements on the driver (see :mod:`corral.db.prebuilt`):
-        the same write slot, pragmas and checkpoints as :meth:`write`. Yields the driver
-        connection; commits at the end of the block, rolls back on an error."""
-        with self._write_slot(), self._driver_transaction(connection, durable) as driver:
+        the same write slot, pragmas, checkpoints and ``urgent`` as :meth:`write`. Yields the
+        driver connection; commits at the end of the block, rolls back on an error."""
+        with self._write_slot(urgent), self._driver_transaction(connection, durable) as driver:
             yield driver
         if self._checkpointer is not None:
             self._checkpointer.after_write()
@@ -250,16 +251,19 @@ class Database:
             yield session
 
     @contextmanager
-    def write(self, *, durable: bool = True) -> Iterator[Session]:
+    def write(self, *, durable: bool = True, urgent: bool = False) -> Iterator[Session]:
         """A unit of work that commits at the end of the block.
 
         Args:
             durable: Wait for the commit to reach the disk. Without it the commit survives a
                 crash of the process but not of the machine (until the next durable commit);
                 for records whose loss the caller can accept in exchange for latency.
+            urgent: A caller waits for this write (a gateway call for its budget hold): on
+                SQLite it takes the write slot before this process's writers that are not
+                urgent, whenever they began to wait.
         """
         maker = self._writer if durable else self._lazy_writer
-        with self._write_slot(), maker() as session, session.begin():
+        with self._write_slot(urgent), maker() as session, session.begin():
             yield session
         if self._checkpointer is not None:
             self._checkpointer.after_write()
@@ -308,11 +312,11 @@ class Database:
         return written
 
     @contextmanager
-    def _write_slot(self) -> Iterator[None]:
+    def _write_slot(self, urgent: bool = False) -> Iterator[None]:
         with self._waiters_lock:
             self._slot_waiters += 1
         try:
-            self._write_lock.__enter__()
+            self._write_lock.enter(urgent=urgent)
         finally:
             with self._waiters_lock:
                 self._slot_waiters -= 1
@@ -352,7 +356,10 @@ class Database:
 
 
 class _Lock(Protocol):
-    """The write slot's lock: a context manager that can also be tried without waiting."""
+    """The write slot's lock: a context manager that can also be entered ahead of writers that
+    are not urgent, or tried without waiting."""
+
+    def enter(self, *, urgent: bool = False) -> None: ...
 
     def __enter__(self) -> None: ...
 
@@ -363,6 +370,9 @@ class _Lock(Protocol):
 
 class _Unlocked:
     """PostgreSQL's: writers run concurrently and the database locks rows."""
+
+    def enter(self, *, urgent: bool = False) -> None:
+        pass
 
     def __enter__(self) -> None:
         pass
@@ -380,16 +390,19 @@ class _Chained:
     def __init__(self, *locks: _Lock) -> None:
         self._locks = locks
 
-    def __enter__(self) -> None:
+    def enter(self, *, urgent: bool = False) -> None:
         entered: list[_Lock] = []
         try:
             for lock in self._locks:
-                lock.__enter__()
+                lock.enter(urgent=urgent)
                 entered.append(lock)
         except BaseException:
             for lock in reversed(entered):
                 lock.__exit__(None, None, None)
             raise
+
+    def __enter__(self) -> None:
+        self.enter()
 
     def __exit__(self, *exc: object) -> None:
         for lock in reversed(self._locks):
@@ -419,9 +432,13 @@ class _FileLock:
         self._handle: Any = None
         self._pid = 0
 
-    def __enter__(self) -> None:
+    def enter(self, *, urgent: bool = False) -> None:
+        """Processes queue here in no order of urgency: within each, the write slot orders them."""
         self._open()
         fcntl.flock(self._handle, fcntl.LOCK_EX)
+
+    def __enter__(self) -> None:
+        self.enter()
 
     def _open(self) -> None:
         if self._handle is None or self._pid != os.getpid():
@@ -445,19 +462,46 @@ class _FileLock:
             handle.close()
 
 
-class _TimedLock:
-    """A lock that gives up after a while with an error the client can retry on."""
+class _WriteSlot:
+    """A process's write slot: a lock that gives up after a while with an error the client can
+    retry on, and that serves urgent writers (a call waits for them) before the others waiting.
+
+    Without the order, a gateway call's budget hold could wait behind the recording of earlier
+    calls, then detection, then a job, each a few milliseconds: a call's latency tail."""
 
     def __init__(self, timeout: float) -> None:
-        self._lock = threading.Lock()
+        self._cond = threading.Condition(threading.Lock())
+        self._held = False
+        self._urgent_waiting = 0
         self._timeout = timeout
 
+    def enter(self, *, urgent: bool = False) -> None:
+        deadline = time.monotonic() + self._timeout
+        with self._cond:
+            if urgent:
+                self._urgent_waiting += 1
+            try:
+                while self._held or (self._urgent_waiting and not urgent):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise DatabaseBusy(self._timeout)
+                    self._cond.wait(left)
+                self._held = True
+            finally:
+                if urgent:
+                    self._urgent_waiting -= 1
+
     def __enter__(self) -> None:
-        if not self._lock.acquire(timeout=self._timeout):
-            raise DatabaseBusy(self._timeout)
+        self.enter()
 
     def __exit__(self, *exc: object) -> None:
-        self._lock.release()
+        with self._cond:
+            self._held = False
+            self._cond.notify_all()
 
     def try_enter(self) -> bool:
-        return self._lock.acquire(blocking=False)
+        with self._cond:
+            if self._held:
+                return False
+            self._held = True
+            return True
