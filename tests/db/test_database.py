@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
@@ -97,16 +98,20 @@ def test_an_urgent_writer_takes_the_write_slot_before_others_waiting(tmp_path: P
     import threading
     import time
 
+    from corral.db import database
+
     db = Database(f"sqlite:///{tmp_path / 'c.db'}")
+    slot = db._write_lock._locks[0]  # the process's lock, taken before the file's
+    assert isinstance(slot, database._WriteSlot)
     order: list[str] = []
 
     def write(name: str, urgent: bool) -> None:
         with db.write(urgent=urgent):
             order.append(name)
 
-    def wait_for_waiters(count: int) -> None:
+    def wait_until(ready: Any) -> None:
         deadline = time.monotonic() + 30
-        while db._slot_waiters < count:
+        while not ready():
             assert time.monotonic() < deadline
             time.sleep(0.001)
 
@@ -115,10 +120,10 @@ def test_an_urgent_writer_takes_the_write_slot_before_others_waiting(tmp_path: P
         with db.write():
             background = threading.Thread(target=write, args=("background", False))
             background.start()
-            wait_for_waiters(1)
+            wait_until(lambda: db._slot_waiters == 1)
             urgent = threading.Thread(target=write, args=("urgent", True))
             urgent.start()
-            wait_for_waiters(2)
+            wait_until(lambda: slot._urgent_waiting == 1)
         background.join(30)
         urgent.join(30)
         assert order == ["urgent", "background"]
