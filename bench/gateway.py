@@ -307,9 +307,19 @@ def main() -> None:
         help="Run Corral with CORRAL_GATEWAY_DURABLE_WRITES=false (no wait for the disk flush).",
     )
     parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="CORRAL_NAME=VALUE",
+        help="A setting for the Corral server (repeatable), e.g. CORRAL_GATEWAY_CACHE_SECONDS=10.",
+    )
+    parser.add_argument(
         "--postgres-url", default=os.environ.get("CORRAL_BENCH_POSTGRES_URL", DEFAULT_POSTGRES)
     )
     args = parser.parse_args()
+    settings = dict(item.partition("=")[::2] for item in args.set)
+    if any(not name.startswith("CORRAL_") for name in settings):
+        parser.error("--set takes CORRAL_NAME=VALUE")
     databases = (args.databases or ("sqlite" if args.quick else "sqlite,postgresql")).split(",")
     concurrencies = [int(c) for c in args.concurrency.split(",")]
     rows: list[Row] = []
@@ -317,6 +327,7 @@ def main() -> None:
     server_env = {"CORRAL_WORKERS": str(args.workers)} if args.workers > 1 else {}
     if args.no_durable_writes:
         server_env["CORRAL_GATEWAY_DURABLE_WRITES"] = "false"
+    server_env.update(settings)
     with fake_provider(args.latency_ms) as fake_url:
         for database in databases:
             if database == "postgresql" and not postgres_available(args.postgres_url):
@@ -334,7 +345,8 @@ def main() -> None:
                 )
     print_table(
         f"Gateway overhead, fake provider latency {args.latency_ms:g} ms, {args.workers} worker(s)"
-        + (", durable writes off" if args.no_durable_writes else ""),
+        + (", durable writes off" if args.no_durable_writes else "")
+        + "".join(f", {name}={value}" for name, value in settings.items()),
         [
             (
                 r.database,
@@ -373,6 +385,7 @@ def main() -> None:
         "latency_ms": args.latency_ms,
         "workers": args.workers,
         "durable_writes": not args.no_durable_writes,
+        "settings": settings,
         "rows": [asdict(r) for r in rows],
         "notes": notes,
     }

@@ -11,7 +11,8 @@ policy; the kept one only decides which tools are offered.)
 Only what is safe to read slightly late is kept here: budget *terms* (limits, scopes), never
 what a budget has spent or holds — counters are always read locked, in the hold's transaction.
 Values are loaded in a read transaction of their own, so the rows kept belong to no open session
-(nothing a call's transaction does can expire or change them); they are only read.
+(nothing a call's transaction does can expire or change them); they are only read. Values
+reloaded ahead of their expiry are read together, in one read transaction.
 """
 
 from __future__ import annotations
@@ -123,19 +124,29 @@ class GatewayCache:
         (its project was deleted, say) is dropped: the next call reads it, and gets the error."""
         with self._due_lock:
             due, self._due = self._due, {}
-        for key, load in due.items():
-            try:
-                self._keep(key, load, now)
-            except Exception:
-                self._entries.pop(key, None)
+        generation = _changes.value
+        left = list(due.items())
+        while left:  # all in one read transaction, unless a load fails
+            with self._db.read() as uow:
+                while left:
+                    key, load = left.pop()
+                    try:
+                        value = load(uow)
+                    except Exception:
+                        self._entries.pop(key, None)
+                        break  # a failed statement may have ended the transaction
+                    self._put(key, value, now, generation)
 
     def _keep(self, key: Hashable, load: Callable[[Session], T], now: datetime) -> T:
         generation = _changes.value  # read before loading: a change committed meanwhile wins
         value = self._load(load)
+        self._put(key, value, now, generation)
+        return value
+
+    def _put(self, key: Hashable, value: Any, now: datetime, generation: int) -> None:
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()
         self._entries[key] = _Entry(value, now, generation)
-        return value
 
     def _load(self, load: Callable[[Session], T]) -> T:
         with self._db.read() as uow:

@@ -15,7 +15,6 @@ nothing behind.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import re
@@ -30,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from corral.core.access import Principal, authorize, resolve_project
 from corral.core.agents import find_agent
+from corral.core.background import START_DELAY_SECONDS, start_in_thread
 from corral.core.budget_holds import Guard, GuardFound, HoldRequest, reserve
 from corral.core.budgets import Amounts, CallContext, project_budgets, to_units
 from corral.core.cedar import evaluate, parse_policy
@@ -138,14 +138,11 @@ def _kept_reads(rt: Runtime, actor: Principal, intent: CallIntent) -> _Reads | N
     return _Reads(known, book, _prompt_tokens(intent))
 
 
-_refreshing: set[asyncio.Future[None]] = set()
-
-
 def _refresh_ahead(rt: Runtime, book: OverridingPriceBook) -> None:
-    """Load again, in a worker thread, what calls read on the event loop and is past half its
-    time; one refresh at a time."""
+    """Load again, in a worker thread once the call is on its way, what calls read on the event
+    loop and is past half its time; one reload at a time."""
     cache = gateway_cache(rt)
-    if _refreshing or not (cache.due or book.due):
+    if not (cache.due or book.due):
         return
 
     def refresh() -> None:
@@ -156,9 +153,7 @@ def _refresh_ahead(rt: Runtime, book: OverridingPriceBook) -> None:
             log.exception("reloading the price overrides failed")
         cache.refresh_due(rt.clock.now())
 
-    future = asyncio.get_running_loop().run_in_executor(None, refresh)
-    _refreshing.add(future)
-    future.add_done_callback(_refreshing.discard)
+    start_in_thread(refresh, key=cache, delay=START_DELAY_SECONDS)
 
 
 def _call_reads(rt: Runtime, actor: Principal, intent: CallIntent) -> _Reads:

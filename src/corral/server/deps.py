@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hmac
 from typing import Annotated
@@ -11,6 +10,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from corral.core.access import Principal
+from corral.core.background import START_DELAY_SECONDS, start_in_thread
 from corral.core.keys import authenticate, remembered_principal
 from corral.core.logins import CSRF_HEADER, SESSION_COOKIE, session_principal
 from corral.core.runtime import Runtime
@@ -103,21 +103,13 @@ async def authenticated(request: Request) -> Principal:
     return await run_in_threadpool(current_principal, request)
 
 
-_rereading: dict[str, asyncio.Future[None]] = {}
-
-
 def _read_key_again(rt: Runtime, token: str) -> None:
-    if token in _rereading:
-        return
-
     def read() -> None:
         # Revoked or expired meanwhile: forgotten, so the next call reads it and is told.
         with contextlib.suppress(CorralError):
             authenticate(rt, token, remembered=False)
 
-    future = asyncio.get_running_loop().run_in_executor(None, read)
-    _rereading[token] = future
-    future.add_done_callback(lambda _: _rereading.pop(token, None))
+    start_in_thread(read, key=("key", token), delay=START_DELAY_SECONDS)
 
 
 RuntimeDep = Annotated[Runtime, Depends(runtime_dependency)]

@@ -7,7 +7,6 @@ Agents point their client's ``base_url`` at Corral (``http://corral:8600/v1`` fo
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from collections.abc import AsyncIterator
@@ -19,6 +18,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
+from corral.core.background import start_in_thread
 from corral.core.gateway import (
     CallOutcome,
     FinishedCall,
@@ -269,24 +269,11 @@ def _stream(
             # Clients often hang up right after the last event, which cancels anything that
             # would run after the response: the settlement is handed to a worker thread here.
             if not _to_recorder(rt, prepared, outcome, limit):
-                _in_background(finish_call, rt, prepared, outcome, limit=limit)
+                start_in_thread(functools.partial(finish_call, rt, prepared, outcome, limit=limit))
 
     return StreamingResponse(
         events(), media_type="text/event-stream", headers={"cache-control": "no-cache"}
     )
-
-
-_pending: set[asyncio.Future[None]] = set()
-
-
-def _in_background(function: Any, *args: Any, **kwargs: Any) -> None:
-    """Run ``function`` in the thread pool without waiting for it (and without letting the
-    future be collected before it finishes)."""
-    future = asyncio.get_running_loop().run_in_executor(
-        None, functools.partial(function, *args, **kwargs)
-    )
-    _pending.add(future)
-    future.add_done_callback(_pending.discard)
 
 
 @router.post("/chat/completions", summary="OpenAI-compatible chat completions through Corral")
