@@ -43,6 +43,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -81,7 +82,8 @@ class Arm:
 
     latencies_ms: list[float]
     seconds: float
-    errors: int
+    errors: Counter[str]
+    """Failed calls by status and error code."""
 
     @property
     def rps(self) -> float:
@@ -102,6 +104,7 @@ class Row:
     direct_rps: float
     gateway_rps: float
     errors: int
+    error_codes: dict[str, int]
     server_cpu_ms_per_call: float
     """CPU time the server's processes used per gateway call: serving it, recording it and
     judging its span (measured until the recording of the arm's last calls is done), beyond what
@@ -157,7 +160,7 @@ async def run_arm(
     worker's first call would arrive in one burst, which is no steady state of either arm."""
     client = LeanClient(url, headers)
     latencies: list[float] = []
-    errors = 0
+    errors: Counter[str] = Counter()
     remaining = calls
     prefix = uuid.uuid4().hex[:8]
     body = json.dumps(BODY).encode()
@@ -172,12 +175,12 @@ async def run_arm(
             session = f"{prefix}-{number}-{done // SESSION_CALLS}"
             done += 1
             started = time.perf_counter()
-            status, _ = await client.post(body, {"x-corral-session": session})
+            status, answer = await client.post(body, {"x-corral-session": session})
             elapsed = (time.perf_counter() - started) * 1000
             if status == 200:
                 latencies.append(elapsed)
             else:
-                errors += 1
+                errors[f"{status} {_error_code(answer)}"] += 1
 
     began = time.perf_counter()
     try:
@@ -186,6 +189,13 @@ async def run_arm(
         client.close()
     seconds = time.perf_counter() - began
     return Arm(latencies, seconds, errors)
+
+
+def _error_code(answer: bytes) -> str:
+    try:
+        return str(json.loads(answer)["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return "?"
 
 
 def arm(
@@ -246,6 +256,7 @@ def measure(
         # checkpoints) is no call's cost.
         idle_rate = cpu["direct"] / wall["direct"]
         server_cpu = max(0.0, cpu["gateway"] - idle_rate * wall["gateway"])
+        error_codes = [a.errors for v in arms.values() for a in v]
         d = [x for a in arms["direct"] for x in a.latencies_ms]
         g = [x for a in arms["gateway"] for x in a.latencies_ms]
         direct_seconds = sum(a.seconds for a in arms["direct"])
@@ -263,7 +274,8 @@ def measure(
                 added_p99_ms=percentile(g, 0.99) - percentile(d, 0.99),
                 direct_rps=len(d) / direct_seconds,
                 gateway_rps=len(g) / gateway_seconds,
-                errors=sum(a.errors for v in arms.values() for a in v),
+                errors=sum(e.total() for e in error_codes),
+                error_codes=dict(sum(error_codes, Counter[str]())),
                 server_cpu_ms_per_call=server_cpu / max(len(g), 1) * 1000,
             )
         )
@@ -377,6 +389,10 @@ def main() -> None:
             "errors",
         ),
     )
+    for r in rows:
+        if r.error_codes:
+            codes = ", ".join(f"{n} x {code}" for code, n in sorted(r.error_codes.items()))
+            notes.append(f"{r.database} at concurrency {r.concurrency}: {codes}")
     for note in notes:
         print(f"note: {note}")
     figures = {
