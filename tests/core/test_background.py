@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 from corral.core.background import start_in_thread
 
@@ -15,8 +16,9 @@ def test_work_starts_after_its_delay_in_another_thread() -> None:
         done.set()
 
     async def scenario() -> bool:
-        start_in_thread(work, delay=0.05)
-        await asyncio.sleep(0)  # the loop turns once: a delayed start has not happened yet
+        start_in_thread(work, delay=0.5)
+        # Work started at once would have run by now; work due in half a second cannot have.
+        await asyncio.get_running_loop().run_in_executor(None, time.sleep, 0.05)
         started_at_once = bool(ran_in)
         await asyncio.get_running_loop().run_in_executor(None, done.wait, 10)
         return started_at_once
