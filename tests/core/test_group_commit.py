@@ -58,13 +58,14 @@ def test_work_deferred_to_the_commit_runs_in_one_order_whoever_deferred_first(
 
         return work
 
-    committer.run(piece(["settle", "rollups"]))
-    committer.run(piece(["rollups", "settle"]))
+    committer.run(piece(["budget_settlements", "span_rollups"]))
+    committer.run(piece(["span_rollups", "budget_settlements"]))
+    # Budget counters last, just before the commit: every gateway call's hold waits for them.
     assert finished == [
-        ("rollups", ["rollups"]),
-        ("settle", ["settle"]),
-        ("rollups", ["rollups"]),
-        ("settle", ["settle"]),
+        ("span_rollups", ["span_rollups"]),
+        ("budget_settlements", ["budget_settlements"]),
+        ("span_rollups", ["span_rollups"]),
+        ("budget_settlements", ["budget_settlements"]),
     ]
 
 

@@ -182,8 +182,19 @@ def finish_call(
 def record_calls(rt: Runtime, calls: Sequence[FinishedCall]) -> None:
     """Settle the holds of finished calls and record them as spans, in one transaction; if that
     fails the holds are still settled (the calls are paid for) and the error raised."""
+    write_recorded(rt, recorded_calls(rt, calls))
+
+
+def recorded_calls(rt: Runtime, calls: Sequence[FinishedCall]) -> list[RecordedCall]:
+    """What finished calls leave behind: their spans, priced, and their settlements. Plain
+    data, so another process can write it (see :mod:`corral.core.record_process`)."""
     book = price_book_for(rt)
-    recorded = [_recorded(call, book) for call in calls]
+    return [_recorded(call, book) for call in calls]
+
+
+def write_recorded(rt: Runtime, recorded: Sequence[RecordedCall]) -> None:
+    """Write :func:`recorded_calls`: the spans and the settlements in one transaction; if that
+    fails the holds are still settled (the calls are paid for) and the error raised."""
     settlements = [(r.reservation, r.actual, r.at) for r in recorded if r.reservation is not None]
 
     def settle_holds(uow: Session, _at: datetime) -> None:
@@ -199,7 +210,7 @@ def record_calls(rt: Runtime, calls: Sequence[FinishedCall]) -> None:
         record_spans(
             rt,
             list(by_project.items()),
-            price_book=book,
+            price_book=price_book_for(rt),
             along=settle_holds if settlements else None,
             durable=rt.settings.gateway_durable_writes,
         )
@@ -216,7 +227,10 @@ def record_calls(rt: Runtime, calls: Sequence[FinishedCall]) -> None:
 
 
 @dataclass(frozen=True)
-class _Recorded:
+class RecordedCall:
+    """A finished call's spans (its LLM span and the tool results it carried) and the
+    settlement of its hold."""
+
     project_id: int
     spans: list[NormalizedSpan]
     reservation: str | None
@@ -224,8 +238,7 @@ class _Recorded:
     at: datetime
 
 
-def _recorded(call: FinishedCall, book: PriceBook) -> _Recorded:
-    """A finished call's spans (its LLM span and the tool results it carried) and its cost."""
+def _recorded(call: FinishedCall, book: PriceBook) -> RecordedCall:
     prepared, outcome, now, limit = call.prepared, call.outcome, call.finished_at, call.limit
     started = prepared.started_at or now
     usage = outcome.usage
@@ -312,7 +325,7 @@ def _recorded(call: FinishedCall, book: PriceBook) -> _Recorded:
     )
     # Prompts and tool results come from the caller: kept, with NUL made storable.
     spans = [without_nul_text(span) for span in spans]
-    return _Recorded(prepared.project_id, spans, prepared.reservation_id, actual, now)
+    return RecordedCall(prepared.project_id, spans, prepared.reservation_id, actual, now)
 
 
 def release_call(rt: Runtime, prepared: PreparedCall) -> None:

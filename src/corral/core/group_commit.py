@@ -95,7 +95,7 @@ class GroupCommitter:
                         except Exception as exc:  # this piece fails alone; the others go on
                             pending.error = exc
                 deferred = uow.info.pop(_BEFORE_COMMIT, {})
-                for name in sorted(deferred):  # one order, whoever deferred first
+                for name in sorted(deferred, key=BEFORE_COMMIT_ORDER.index):
                     finish, items = deferred[name]
                     finish(uow, items)
         except BaseException as exc:  # the commit itself failed: nothing in the group is stored
@@ -109,6 +109,10 @@ class GroupCommitter:
 
 _lock = threading.Lock()
 _BEFORE_COMMIT = "corral_before_commit"
+BEFORE_COMMIT_ORDER = ("span_rollups", "budget_settlements")
+"""The work :func:`defer_before_commit` takes, in the order it runs, whoever deferred first:
+transactions then lock rows in one order. Budget counters come last, just before the commit,
+since every gateway call's hold waits for their locks."""
 
 POSTGRESQL_TRANSACTIONS = 4
 """Transactions a committer runs at once on PostgreSQL, each on a pooled connection (no more
@@ -119,7 +123,7 @@ def defer_before_commit(
     uow: Session, name: str, finish: Callable[[Session, list[Any]], None], items: list[Any]
 ) -> None:
     """Add ``items`` for ``finish(uow, all_items)``, called once just before the group's commit
-    with the items of every piece that succeeded. Deferred work runs in the order of ``name``.
+    with the items of every piece that succeeded, in the order of :data:`BEFORE_COMMIT_ORDER`.
 
     Call it last in a piece: items added by a piece that then fails would still be finished.
     """

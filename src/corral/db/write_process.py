@@ -169,9 +169,7 @@ def _open(
     path: str, lock_path: str, synchronous: str, pragmas: list[str], prepared_statements: int
 ) -> None:
     global _connection, _lock_file
-    parent = multiprocessing.parent_process()
-    if parent is not None:
-        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
+    exit_with_parent()
     connection = sqlite3.connect(path, isolation_level=None, cached_statements=prepared_statements)
     for pragma in pragmas:  # the server's connections' own, given by the server
         connection.execute(f"PRAGMA {pragma}")
@@ -184,9 +182,15 @@ _synchronous = ["FULL", "FULL"]
 """The setting for durable writes, and the one the connection has now."""
 
 
+def exit_with_parent() -> None:
+    """In a process the server started: exit when the server does, however it ends (killed, it
+    cannot say so). A write under way is then rolled back, and was not acknowledged."""
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
+
+
 def _exit_with(parent: int) -> None:
-    """Exit when the server process does, however it ends (killed, it cannot say so): a write
-    under way is rolled back, and was not acknowledged."""
     multiprocessing.connection.wait([parent])
     os._exit(0)
 

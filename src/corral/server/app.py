@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -52,6 +53,7 @@ def create_app(
     clock: Clock | None = None,
     freeze_heap: bool = False,
     write_process: bool = False,
+    record_process: bool = False,
 ) -> FastAPI:
     """Build the Corral ASGI app.
 
@@ -60,7 +62,9 @@ def create_app(
     (what ``corral serve`` does) hides the start-up heap from the garbage collector once the app
     has started: see :mod:`corral.server.heap`. ``write_process`` (``corral serve`` on SQLite,
     unless ``CORRAL_SQLITE_WRITE_PROCESS=false``) writes ingested spans from a process of their
-    own: see :mod:`corral.db.write_process`.
+    own: see :mod:`corral.db.write_process`. ``record_process`` (``corral serve``, as
+    ``CORRAL_GATEWAY_RECORDER`` says) settles and records gateway calls from a process of their
+    own: see :mod:`corral.core.record_process`.
     """
     settings = runtime.settings if runtime is not None else (settings or Settings())
 
@@ -79,7 +83,9 @@ def create_app(
         if write_process:
             await run_in_threadpool(rt.db.start_write_process)
         detection = start_detection(rt)
-        recorder = start_recorder(rt)
+        recorder = await run_in_threadpool(
+            functools.partial(start_recorder, rt, own_process=record_process)
+        )
         jobs = JobRunner(rt, background_jobs(settings) if settings.jobs_enabled else [])
         jobs.start()
         if freeze_heap:
@@ -136,4 +142,9 @@ def create_app(
 def create_app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` and worker processes: settings from the environment."""
     settings = Settings()
-    return create_app(settings, freeze_heap=True, write_process=settings.sqlite_write_process)
+    return create_app(
+        settings,
+        freeze_heap=True,
+        write_process=settings.sqlite_write_process,
+        record_process=settings.gateway_record_process(),
+    )
