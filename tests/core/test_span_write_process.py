@@ -156,12 +156,12 @@ def test_a_write_process_that_dies_is_replaced(writing: Runtime) -> None:
     project_id = _project(writing)
     process = writing.db._write_process
     assert process is not None
-    first = process._submit(os.getpid).result()
+    first = process._process.submit(os.getpid).result()
     os.kill(first, signal.SIGKILL)
     record_spans(writing, [(project_id, batch(1))])  # written by the server process meanwhile
     record_spans(writing, [(project_id, batch(2))])  # and by a new write process
     assert _totals(writing)[:3] == (60, 60, 20)
-    assert process._submit(os.getpid).result() != first
+    assert process._process.submit(os.getpid).result() != first
 
 
 def test_a_write_that_waits_too_long_for_the_database_is_refused_as_busy(writing: Runtime) -> None:

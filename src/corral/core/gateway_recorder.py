@@ -125,7 +125,6 @@ class CallRecorder(IdleWaiting):
             self.process.write(recorded)
         except BrokenProcessPool:
             log.warning("the gateway's record process died; this batch is written here")
-            self.process.forget_broken()
             write_recorded(self.rt, recorded)
 
 

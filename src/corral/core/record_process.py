@@ -22,17 +22,12 @@ process; the process exits with the server, however the server ends.
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import threading
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from typing import Any
 
 from corral.core.detection.live import Detector, start_detection
 from corral.core.gateway import RecordedCall, write_recorded
 from corral.core.runtime import Runtime
-from corral.db.write_process import exit_with_parent
+from corral.db.spawned import SpawnedProcess
 from corral.settings import Settings
 
 log = logging.getLogger("corral.gateway")
@@ -45,64 +40,28 @@ class RecordProcess:
     """The process recording the gateway's calls, and the way to it."""
 
     def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._executor: ProcessPoolExecutor | None = None
-        self._lock = threading.Lock()
+        self.process = SpawnedProcess(_open, (settings,))
 
     def start(self) -> None:
         """Start the process now (it takes a moment to import), not on the first batch."""
-        self._submit(_ping).result()
+        self.process.start()
 
     def write(self, recorded: Sequence[RecordedCall]) -> None:
         """Write ``recorded`` there and wait for it to commit.
 
         Raises:
-            BrokenProcessPool: The process died (the batch may or may not be written).
+            BrokenProcessPool: The process died (the batch may or may not be written; the next
+                one starts a new process).
             Exception: What the write raised.
         """
-        self._submit(_write, list(recorded)).result()
+        self.process.submit(_write, list(recorded)).result()
 
     def stop(self) -> None:
         """Let the detectors finish, then end the process."""
-        with self._lock:
-            executor, self._executor = self._executor, None
-        if executor is None:
-            return
         try:
-            executor.submit(_close).result(STOP_SECONDS)
+            self.process.stop(_close, STOP_SECONDS)
         except Exception:
             log.exception("stopping the gateway's record process failed")
-        executor.shutdown(wait=True, cancel_futures=True)
-
-    def _submit(self, function: Any, *args: Any) -> Future[Any]:
-        with self._lock:
-            if self._executor is None:
-                # Spawned, not forked: the server has threads, and a fork would copy their locks.
-                self._executor = ProcessPoolExecutor(
-                    max_workers=1,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_open,
-                    initargs=(self._settings,),
-                )
-            executor = self._executor
-        try:
-            return executor.submit(function, *args)
-        except BrokenProcessPool:
-            self._forget(executor)
-            raise
-
-    def forget_broken(self) -> None:
-        """Drop a process that died: the next batch starts a new one."""
-        with self._lock:
-            executor = self._executor
-        if executor is not None:
-            self._forget(executor)
-
-    def _forget(self, executor: ProcessPoolExecutor) -> None:
-        with self._lock:
-            if self._executor is executor:
-                self._executor = None
-        executor.shutdown(wait=False)
 
 
 # --- in the record process -------------------------------------------------------------------
@@ -113,16 +72,11 @@ _detector: Detector | None = None
 
 def _open(settings: Settings) -> None:
     global _runtime, _detector
-    exit_with_parent()
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
     _runtime = Runtime.from_settings(settings)
     _detector = start_detection(_runtime)
-
-
-def _ping() -> bool:
-    return True
 
 
 def _write(recorded: list[RecordedCall]) -> None:

@@ -17,19 +17,15 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import multiprocessing
-import multiprocessing.connection
-import os
 import sqlite3
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Dialect
 
+from corral.db.spawned import SpawnedProcess
 from corral.errors import DatabaseBusy
 
 log = logging.getLogger("corral.db")
@@ -90,9 +86,10 @@ class WriteProcess:
         prepared_statements: int,
         wait_seconds: float,
     ) -> None:
-        self._args = (path, lock_path, synchronous, pragmas, prepared_statements)
+        self._process = SpawnedProcess(
+            _open, (path, lock_path, synchronous, pragmas, prepared_statements)
+        )
         self._wait_seconds = wait_seconds
-        self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self._pending = 0
 
@@ -103,7 +100,7 @@ class WriteProcess:
 
     def start(self) -> None:
         """Start the process now (it takes a moment to import), not on the first write."""
-        self._submit(_ping).result()
+        self._process.start()
 
     def write(self, request: ConditionalWrite) -> bool:
         """Raises :class:`~corral.errors.DatabaseBusy` if the write has not been answered within
@@ -112,7 +109,7 @@ class WriteProcess:
         with self._lock:
             self._pending += 1
         try:
-            future = self._submit(_write, request)
+            future = self._process.submit(_write, request)
             try:
                 return bool(future.result(self._wait_seconds))
             except FutureTimeout:
@@ -123,40 +120,7 @@ class WriteProcess:
                 self._pending -= 1
 
     def stop(self) -> None:
-        with self._lock:
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=False)
-
-    def _submit(self, function: Any, *args: Any) -> Future[Any]:
-        with self._lock:
-            if self._executor is None:
-                # Spawned, not forked: the server has threads, and a fork would copy their locks.
-                self._executor = ProcessPoolExecutor(
-                    max_workers=1,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_open,
-                    initargs=self._args,
-                )
-            executor = self._executor
-        try:
-            future = executor.submit(function, *args)
-        except BrokenProcessPool:
-            self._forget(executor)
-            raise
-        future.add_done_callback(lambda done: self._forget_if_broken(executor, done))
-        return future
-
-    def _forget_if_broken(self, executor: ProcessPoolExecutor, done: Future[Any]) -> None:
-        if not done.cancelled() and isinstance(done.exception(), BrokenProcessPool):
-            self._forget(executor)
-
-    def _forget(self, executor: ProcessPoolExecutor) -> None:
-        """Drop a broken pool: the next write starts a new process."""
-        with self._lock:
-            if self._executor is executor:
-                self._executor = None
-        executor.shutdown(wait=False)
+        self._process.stop()
 
 
 # --- in the write process --------------------------------------------------------------------
@@ -169,7 +133,6 @@ def _open(
     path: str, lock_path: str, synchronous: str, pragmas: list[str], prepared_statements: int
 ) -> None:
     global _connection, _lock_file
-    exit_with_parent()
     connection = sqlite3.connect(path, isolation_level=None, cached_statements=prepared_statements)
     for pragma in pragmas:  # the server's connections' own, given by the server
         connection.execute(f"PRAGMA {pragma}")
@@ -180,23 +143,6 @@ def _open(
 
 _synchronous = ["FULL", "FULL"]
 """The setting for durable writes, and the one the connection has now."""
-
-
-def exit_with_parent() -> None:
-    """In a process the server started: exit when the server does, however it ends (killed, it
-    cannot say so). A write under way is then rolled back, and was not acknowledged."""
-    parent = multiprocessing.parent_process()
-    if parent is not None:
-        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
-
-
-def _exit_with(parent: int) -> None:
-    multiprocessing.connection.wait([parent])
-    os._exit(0)
-
-
-def _ping() -> bool:
-    return True
 
 
 def _write(request: ConditionalWrite) -> bool:

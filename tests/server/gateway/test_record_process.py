@@ -53,10 +53,9 @@ def _recorder(rt: Runtime) -> CallRecorder:
 
 def _record_process_pid(recorder: CallRecorder) -> int:
     assert recorder.process is not None
-    executor = recorder.process._executor
-    assert executor is not None
-    [pid] = list(executor._processes)
-    return int(pid)
+    pid = recorder.process.process.pid
+    assert pid is not None
+    return pid
 
 
 def test_calls_are_settled_recorded_and_judged_by_the_record_process(
