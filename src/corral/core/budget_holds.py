@@ -302,12 +302,11 @@ def _write(driver: Driver, results: list[Held | Exception]) -> None:
         if isinstance(result, Held):
             for hold in result.values["holds"]:
                 added[hold["counter_id"]] = added.get(hold["counter_id"], 0) + hold["amount"]
-    for counter_id in sorted(added):
-        if added[counter_id]:
-            driver.send(_HOLD_ON_COUNTER, {"counter": counter_id, "amount": added[counter_id]})
-    for result in results:
-        if isinstance(result, Held):
-            driver.send(_INSERT_RESERVATION, result.values)
+    driver.send_many(
+        _HOLD_ON_COUNTER,
+        [{"counter": i, "amount": added[i]} for i in sorted(added) if added[i]],
+    )
+    driver.send_many(_INSERT_RESERVATION, [r.values for r in results if isinstance(r, Held)])
 
 
 def reserve(

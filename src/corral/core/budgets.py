@@ -253,22 +253,26 @@ def settle_many(
             row.charged_nano_usd = actual.nano_usd if actual else 0
             row.charged_tokens = actual.tokens if actual else 0
             row.settled_at = now
-        for counter in counters.values():
-            driver.send(
-                _SET_COUNTER,
-                {"counter": counter.id, "spent": counter.spent, "reserved": counter.reserved},
-            )
-        for row in held:
-            driver.send(
-                _SET_RESERVATION,
+        driver.send_many(
+            _SET_COUNTER,
+            [
+                {"counter": counter.id, "spent": counter.spent, "reserved": counter.reserved}
+                for counter in counters.values()
+            ],
+        )
+        driver.send_many(
+            _SET_RESERVATION,
+            [
                 {
                     "reservation": row.id,
                     "status": row.status,
                     "charged_nano_usd": row.charged_nano_usd,
                     "charged_tokens": row.charged_tokens,
                     "settled_at": now,
-                },
-            )
+                }
+                for row in held
+            ],
+        )
     if charged:
         _fire_thresholds(uow, [(counters[i], amount) for i, amount in charged.items()], now)
     return {row.id: row for row in rows}
