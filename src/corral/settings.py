@@ -227,14 +227,12 @@ class Settings(BaseSettings):
             "its own request, after the answer."
         ),
     )
-    gateway_recorder: Literal["auto", "process", "threads"] = Field(
-        default="auto",
+    gateway_recorder: Literal["process", "threads"] = Field(
+        default="process",
         description=(
             "Where `corral serve` settles and records gateway calls and judges their sessions: "
             "`process`, a process of its own, so that this work does not hold up the calls "
-            "being answered; `threads`, threads of the server process; `auto`, a process on "
-            "PostgreSQL and threads on SQLite (whose one write slot the server's budget holds "
-            "then take ahead of the recording)."
+            "being answered; `threads`, threads of the server process."
         ),
     )
     gateway_record_content_bytes: int = Field(
@@ -320,9 +318,3 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.home / 'corral.db'}"
-
-    def gateway_record_process(self) -> bool:
-        """Whether ``corral serve`` records gateway calls from a process of its own."""
-        if self.gateway_recorder == "auto":
-            return self.resolved_database_url().startswith("postgresql")
-        return self.gateway_recorder == "process"

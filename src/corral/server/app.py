@@ -146,5 +146,5 @@ def create_app_from_env() -> FastAPI:
         settings,
         freeze_heap=True,
         write_process=settings.sqlite_write_process,
-        record_process=settings.gateway_record_process(),
+        record_process=settings.gateway_recorder == "process",
     )
