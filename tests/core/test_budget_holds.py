@@ -7,7 +7,7 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import bindparam, select
+from sqlalchemy import Integer, select
 
 from corral.core import keys
 from corral.core.access import Principal
@@ -22,7 +22,7 @@ from corral.core.budgets import (
 from corral.core.gateway_holds import hold_writer, stop_hold_writer
 from corral.core.projects import create_project
 from corral.core.runtime import Runtime
-from corral.db.prebuilt import Driver, Prebuilt
+from corral.db.prebuilt import ByKeys, Driver
 from corral.db.schema import BudgetReservationRow, BudgetRow, ProjectRow
 from corral.schemas.budgets import BudgetCreate
 from corral.schemas.tenancy import ProjectCreate
@@ -93,13 +93,15 @@ def test_a_call_refused_by_its_second_budget_holds_nothing_on_its_first(
     assert stored_reservations(runtime) == 1
 
 
-def test_a_guard_that_finds_a_row_refuses_only_its_call(
+def test_a_guard_that_finds_its_key_refuses_only_its_call(
     runtime: Runtime, admin: Principal, project_id: int
 ) -> None:
     budget = create_budget(runtime, admin, BudgetCreate(name="all", scope="workspace", limit=10))
-    found = Prebuilt(select(ProjectRow.id).where(ProjectRow.id == bindparam("project")))
-    guard = Guard(found, {"project": project_id})
-    missing = Guard(found, {"project": project_id + 1000})
+    projects = ByKeys(
+        lambda match: select(ProjectRow.id).where(match), ProjectRow.id.expression, Integer()
+    )
+    guard = Guard(projects, {}, project_id)  # sent with the next one: one lookup of both keys
+    missing = Guard(projects, {}, project_id + 1000)
     plain, guarded, unguarded = requests(runtime, CallContext(project_id=project_id), 1.0, 1.0, 1.0)
     results = hold_together(
         runtime,

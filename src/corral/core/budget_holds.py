@@ -101,11 +101,15 @@ _INSERT_RESERVATION = Prebuilt(insert(_RESERVATIONS), _RESERVATION_COLUMNS)
 
 @dataclass(frozen=True)
 class Guard:
-    """A lookup made in the hold's transaction, before anything is held: a row found refuses
-    the hold (the gateway refuses calls of a halted session this way)."""
+    """A lookup made in the hold's transaction, before anything is held: the hold is refused
+    if it finds ``key`` (the gateway refuses calls of a halted session this way). The guards of
+    a batch with the same lookup and ``values`` are looked up together (on PostgreSQL in one
+    statement)."""
 
-    statement: Prebuilt
+    lookup: ByKeys
+    """Finds the keys given it that are there: the first column of its rows."""
     values: Mapping[str, Any]
+    key: Any
 
 
 class GuardFound(Exception):
@@ -166,15 +170,33 @@ def hold_many(
     for pairs in applying:
         for budget, key in pairs:
             wanted.setdefault(budget.id, (budget, set()))[1].add(key)
-    guards = [
-        None if r.guard is None else driver.send(r.guard.statement, r.guard.values)
-        for r in requests
-    ]
+    guards = _send_guards(driver, requests)
     windows = _lock_windows(driver, [wanted[b] for b in sorted(wanted)], now)
-    found = [pending is not None and bool(pending.rows()) for pending in guards]
-    results = _decide(requests, applying, found, windows, now)
+    found = {lookup: {row[0] for row in rows_of(sent)} for lookup, sent in guards.items()}
+    refused = [r.guard is not None and r.guard.key in found[_lookup(r.guard)] for r in requests]
+    results = _decide(requests, applying, refused, windows, now)
     _write(driver, results)
     return results
+
+
+_Lookup = tuple[int, tuple[tuple[str, Any], ...]]
+
+
+def _lookup(guard: Guard) -> _Lookup:
+    return id(guard.lookup), tuple(sorted(guard.values.items()))
+
+
+def _send_guards(driver: Driver, requests: Sequence[HoldRequest]) -> dict[_Lookup, list[Pending]]:
+    """The requests' guards, each lookup sent once for all its keys."""
+    keys: dict[_Lookup, tuple[Guard, set[Any]]] = {}
+    for request in requests:
+        guard = request.guard
+        if guard is not None:
+            keys.setdefault(_lookup(guard), (guard, set()))[1].add(guard.key)
+    return {
+        lookup: first.lookup.send(driver, sorted(wanted), first.values)
+        for lookup, (first, wanted) in keys.items()
+    }
 
 
 def _lock_windows(

@@ -34,7 +34,7 @@ from corral.core.budget_holds import Guard, GuardFound, HoldRequest, reserve
 from corral.core.budgets import Amounts, CallContext, project_budgets, to_units
 from corral.core.cedar import evaluate, parse_policy
 from corral.core.deployments import deployment_row, resolve_for_agent
-from corral.core.detection.breaker import _ACTIVE_HALT_EXISTS, check_session_not_halted
+from corral.core.detection.breaker import HALTED_SESSIONS, check_session_not_halted
 from corral.core.gateway import PROMPT_MARGIN, CallIntent, PreparedCall
 from corral.core.gateway_cache import GatewayCache, NotKept, gateway_cache
 from corral.core.gateway_holds import hold_writer
@@ -46,7 +46,6 @@ from corral.core.providers import Route, choose_route, enabled_providers
 from corral.core.runtime import Runtime
 from corral.core.tokens import count_tokens
 from corral.core.versions import version_row
-from corral.db.prebuilt import Prebuilt
 from corral.db.schema import AgentRow, BudgetRow, ProjectMemberRow, ProjectRow, ProviderRow
 from corral.errors import Conflict, Forbidden, InvalidRequest
 from corral.schemas.access import Permission
@@ -59,7 +58,6 @@ _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{
 COUNT_ON_LOOP_CHARS = 16_384
 """Prompts up to this size are counted on the event loop (tens of microseconds); longer ones in
 a worker thread, where counting does not hold up other calls."""
-_HALTED = Prebuilt(_ACTIVE_HALT_EXISTS)
 HOLD_TRIES = 3
 
 
@@ -361,7 +359,7 @@ class _Plan:
         session = self.context.session
         guard = None
         if guarded and session is not None:
-            guard = Guard(_HALTED, {"project_id": self.context.project_id, "session_id": session})
+            guard = Guard(HALTED_SESSIONS, {"project_id": self.context.project_id}, session)
         details = {"model": self.route.model, "api": self.intent.api}
         return HoldRequest(self.context, self.estimate, self.known.budgets, details, guard)
 

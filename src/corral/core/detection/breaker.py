@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import String, bindparam, select
 from sqlalchemy.orm import Session
 
 from corral.core.access import Principal, resolve_project
 from corral.core.audit import record_audit
 from corral.core.runtime import Runtime
+from corral.db.prebuilt import ByKeys
 from corral.db.schema import FindingRow, ProjectRow, SessionHaltRow
 from corral.db.upsert import insert_ignoring_conflicts
 from corral.errors import Conflict, SessionHalted
@@ -54,6 +55,17 @@ _ACTIVE_HALT_EXISTS = (
 )
 """Built once: the gateway asks it before every call, and building a statement (and its cache
 key) anew each time cost more than the lookup."""
+HALTED_SESSIONS = ByKeys(
+    lambda match: select(SessionHaltRow.session_id).where(
+        SessionHaltRow.project_id == bindparam("project_id"),
+        match,
+        SessionHaltRow.resumed_at.is_(None),
+    ),
+    SessionHaltRow.session_id.expression,
+    String(),
+)
+"""Which of a project's sessions are halted, of those asked (the gateway's calls held together
+ask for theirs at once)."""
 
 
 def check_session_not_halted(uow: Session, project_id: int, session_id: str) -> None:
