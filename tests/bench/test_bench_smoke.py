@@ -39,6 +39,13 @@ def test_decode_bench() -> None:
     assert figures["decode_normalize_us_per_span"] > 0  # type: ignore[operator]
 
 
+def test_holds_bench() -> None:
+    figures = run("holds.py", "--quick", "--rounds", "5", "--sizes", "1,4")
+    rows = figures["rows"]
+    assert [r["holds_per_transaction"] for r in rows] == [1, 4]  # type: ignore[attr-defined]
+    assert all(r["cpu_ms"] > 0 for r in rows)  # type: ignore[attr-defined]
+
+
 def test_ingest_bench() -> None:
     figures = run("ingest.py", "--spans", "1100", "--no-phoenix", "--databases", "sqlite")
     (only,) = figures["runs"]  # type: ignore[misc]
