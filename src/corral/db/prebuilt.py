@@ -135,8 +135,8 @@ class Driver:
 
     def send_many(self, statement: Prebuilt, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run ``statement``, which returns no rows, once for each of ``rows``: its text is
-        converted once, and on PostgreSQL no result is kept per row — in a pipeline of a few
-        dozen writes that was most of the driver's work."""
+        converted once, and on PostgreSQL no result is kept per row (inside :meth:`pipeline`,
+        only sent)."""
         compiled = statement.compiled(self.dialect)
         assert not compiled.returns_rows, "send_many is for statements that return no rows"
         if rows:

@@ -53,8 +53,8 @@ _ACTIVE_HALT_EXISTS = (
     )
     .limit(1)
 )
-"""Built once: the gateway asks it before every call, and building a statement (and its cache
-key) anew each time cost more than the lookup."""
+"""Built once: it is asked on the gateway's call path, where building a statement (and its
+cache key) anew each time cost more than the lookup."""
 HALTED_SESSIONS = ByKeys(
     lambda match: select(SessionHaltRow.session_id).where(
         SessionHaltRow.project_id == bindparam("project_id"),
