@@ -7,7 +7,7 @@ waits for the lock behind them. On PostgreSQL it is worse: a settlement locks it
 counters, and while its thread waits for the interpreter between statements, the next calls'
 holds wait for those locks; on SQLite, for the one write slot the writing thread keeps. Measured
 at 128 concurrent calls, the gateway added a median of 8 ms on PostgreSQL with this process
-against 18 to 36 ms without it, and on SQLite 11 to 14 ms against 35 to 38 ms.
+against 18 to 36 ms without it, and on SQLite 11 to 14 ms against 35 to 46 ms.
 
 ``corral serve`` (see ``CORRAL_GATEWAY_RECORDER``) therefore hands each batch of
 finished calls — plain data: their spans, priced, and their settlements, see
