@@ -20,11 +20,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-
-from sqlalchemy import PoolProxiedConnection
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
@@ -39,6 +35,7 @@ from _common import (
 from corral.core.budget_holds import Guard, HoldRequest, hold_many
 from corral.core.budgets import Amounts, CallContext, create_budget, project_budgets
 from corral.core.detection.breaker import HALTED_SESSIONS
+from corral.core.gateway_holds import give_back_hold_connection, hold_connection, hold_transaction
 from corral.core.projects import create_project
 from corral.core.runtime import Runtime
 from corral.db.prebuilt import Driver
@@ -67,7 +64,7 @@ def batch_of(rt: Runtime, project_id: int, size: int, round_: int) -> list[HoldR
 
 def time_batches(rt: Runtime, project_id: int, size: int, rounds: int) -> tuple[float, float]:
     """Median CPU and wall milliseconds of a transaction holding ``size`` calls."""
-    connection = rt.db.engine.raw_connection()
+    connection = hold_connection(rt.db)
     driver = Driver(connection.driver_connection, rt.db.engine.dialect)
     cpu: list[float] = []
     wall: list[float] = []
@@ -75,27 +72,14 @@ def time_batches(rt: Runtime, project_id: int, size: int, rounds: int) -> tuple[
         for round_ in range(rounds + rounds // 10):  # the first tenth warms up, uncounted
             batch = batch_of(rt, project_id, size, round_)
             began, began_cpu = time.perf_counter(), time.thread_time()
-            with transaction(rt, connection, driver):
+            with hold_transaction(rt.db, connection, driver):
                 hold_many(driver, batch, rt.clock.now())
             if round_ >= rounds // 10:
                 cpu.append((time.thread_time() - began_cpu) * 1000)
                 wall.append((time.perf_counter() - began) * 1000)
     finally:
-        connection.close()
+        give_back_hold_connection(connection)
     return median(cpu), median(wall)
-
-
-@contextmanager
-def transaction(rt: Runtime, connection: PoolProxiedConnection, driver: Driver) -> Iterator[None]:
-    """The hold writer's transaction: SQLite's write slot, or one PostgreSQL pipeline."""
-    if rt.db.single_writer:
-        with rt.db.driver_write(connection, durable=False, urgent=True):
-            yield
-        return
-    with driver.pipeline():
-        driver.connection.execute("SET LOCAL synchronous_commit TO OFF")
-        yield
-        driver.connection.commit()
 
 
 def measure(

@@ -23,7 +23,7 @@ from corral.core.gateway_holds import hold_writer, stop_hold_writer
 from corral.core.projects import create_project
 from corral.core.runtime import Runtime
 from corral.db.prebuilt import ByKeys, Driver
-from corral.db.schema import BudgetReservationRow, BudgetRow, ProjectRow
+from corral.db.schema import BudgetCounterRow, BudgetReservationRow, BudgetRow, ProjectRow
 from corral.schemas.budgets import BudgetCreate
 from corral.schemas.tenancy import ProjectCreate
 from tests.core.budget_helpers import usd
@@ -227,3 +227,31 @@ def test_a_hold_is_taken_on_the_event_loop_only_when_no_one_writes(
     else:
         assert (before, after) == (1, 2)  # PostgreSQL: always the thread's round trips
     assert budget_usage(runtime, admin, budget.id)[0].reserved == pytest.approx(0.5)
+
+
+def test_a_batch_that_fails_holds_nothing_and_the_next_one_is_held(
+    runtime: Runtime, admin: Principal, project_id: int
+) -> None:
+    budget = create_budget(
+        runtime, admin, BudgetCreate(name="b", scope="project", project="shop", limit=1.0)
+    )
+    first, good = requests(runtime, CallContext(project_id=project_id), 0.25, 0.25)
+    # Its details cannot be stored: the batch fails after its reads, in its writes.
+    circular: dict[str, object] = {}
+    circular["itself"] = circular
+    broken = HoldRequest(good.context, good.estimate, good.budgets, {"model": circular})
+
+    try:
+        writer = hold_writer(runtime)
+        asyncio.run(writer.hold(first))  # the budget's counter is there from now on
+        # By the writer's thread, in its transaction, as under load.
+        failed = asyncio.run(writer._hold_queued(broken))
+        with runtime.db.write() as uow:  # the failed transaction locks nothing any more
+            uow.execute(select(BudgetCounterRow.id).with_for_update(nowait=True)).all()
+        held = asyncio.run(writer.hold(good))
+    finally:
+        stop_hold_writer(runtime)
+    assert isinstance(failed, ValueError)  # circular reference
+    assert isinstance(held, Held)
+    assert budget_usage(runtime, admin, budget.id)[0].reserved == pytest.approx(0.5)
+    assert stored_reservations(runtime) == 2

@@ -20,7 +20,8 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ from sqlalchemy import PoolProxiedConnection
 
 from corral.core.budget_holds import Held, HoldRequest, hold_many
 from corral.core.runtime import Runtime
+from corral.db.database import Database
 from corral.db.prebuilt import Driver
 
 log = logging.getLogger("corral.gateway")
@@ -165,24 +167,14 @@ class HoldWriter:
             return [exc] * len(requests)
 
     def _transaction(self, requests: list[HoldRequest]) -> list[Answer]:
-        """Holds are committed without waiting for the disk flush. A hold only matters while
-        its call runs, and a crash of the machine ends the call: a hold lost with it frees the
-        budget as its expiry would. The call's settlement, durable, is written after its hold,
-        so flushing the settlement flushes the hold too."""
         db = self.rt.db
         if self._connection is None:
-            self._connection = db.engine.raw_connection()
+            self._connection = hold_connection(db)
         driver = Driver(self._connection.driver_connection, db.engine.dialect)
         now = self.rt.clock.now()
         try:
-            if db.single_writer:
-                with db.driver_write(self._connection, durable=False, urgent=True):
-                    answers: list[Answer] = list(hold_many(driver, requests, now))
-                return answers
-            with driver.pipeline():
-                driver.connection.execute("SET LOCAL synchronous_commit TO OFF")
-                answers = list(hold_many(driver, requests, now))
-                driver.connection.commit()  # sent with the writes: one round trip for both
+            with hold_transaction(db, self._connection, driver):
+                answers: list[Answer] = list(hold_many(driver, requests, now))
             return answers
         except Exception:
             self._recover()
@@ -200,9 +192,10 @@ class HoldWriter:
             connection.invalidate()
 
     def _close(self) -> None:
-        for connection in (self._connection, self._connection_now):
-            if connection is not None:
-                connection.close()
+        if self._connection is not None:
+            give_back_hold_connection(self._connection)
+        if self._connection_now is not None:
+            self._connection_now.close()
         self._connection = self._connection_now = None
 
     def _release(self, held: Held) -> None:
@@ -216,6 +209,54 @@ class HoldWriter:
                 log.exception("releasing the hold of a call whose client left failed")
 
         threading.Thread(target=release, name="corral-gateway-release", daemon=True).start()
+
+
+def hold_connection(db: Database) -> PoolProxiedConnection:
+    """A pooled connection for :func:`hold_transaction`; give it back with
+    :func:`give_back_hold_connection`."""
+    connection = db.engine.raw_connection()
+    if not db.single_writer:
+        # The transaction's BEGIN goes out with its first statements, not in a round trip of
+        # its own, as psycopg would send it.
+        connection.driver_connection.autocommit = True  # type: ignore[union-attr]
+    return connection
+
+
+def give_back_hold_connection(connection: PoolProxiedConnection) -> None:
+    """Return a connection of :func:`hold_connection` to the pool as it was taken."""
+    driver = connection.driver_connection
+    if driver is not None and getattr(driver, "autocommit", False):
+        try:
+            driver.autocommit = False
+        except Exception:  # broken or mid-transaction: not fit for the pool
+            connection.invalidate()
+            return
+    connection.close()
+
+
+@contextmanager
+def hold_transaction(
+    db: Database, connection: PoolProxiedConnection, driver: Driver
+) -> Iterator[None]:
+    """One transaction of holds, on a connection of :func:`hold_connection` (``driver`` is its
+    driver's). It commits at the end of the block; the caller rolls back on an error.
+
+    Holds are committed without waiting for the disk flush. A hold only matters while its call
+    runs, and a crash of the machine ends the call: a hold lost with it frees the budget as its
+    expiry would. The call's settlement, durable, is written after its hold, so flushing the
+    settlement flushes the hold too.
+
+    On SQLite it takes the write slot as an urgent writer. On PostgreSQL its statements go out
+    in two round trips (the locked reads, then the writes with the commit)."""
+    if db.single_writer:
+        with db.driver_write(connection, durable=False, urgent=True):
+            yield
+        return
+    with driver.pipeline():
+        driver.command("BEGIN")
+        driver.command("SET LOCAL synchronous_commit TO OFF")
+        yield
+        driver.command("COMMIT")
 
 
 class _Handoff:

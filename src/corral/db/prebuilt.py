@@ -7,13 +7,16 @@ statement is compiled once, its parameters converted by the columns' own bind pr
 values are stored exactly as the ORM stores them), and the driver runs it.
 
 On PostgreSQL the statements of one step can be sent together (:meth:`Driver.pipeline`): several
-lookups then cost one round trip instead of one each.
+lookups then cost one round trip instead of one each. They go out as one query string, each
+statement's parameters bound as literals by psycopg's client-side binding: the driver then waits
+once per round trip, where its own pipeline mode polls the socket for every statement sent
+(most of a one-call hold's CPU time).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,14 +91,22 @@ class Prebuilt:
 class Pending:
     """A statement sent; its rows once they are needed."""
 
-    def __init__(self, cursor: Any, compiled: _Compiled) -> None:
-        self._cursor = cursor
+    def __init__(self, compiled: _Compiled, fetch: Callable[[Pending], None]) -> None:
         self._compiled = compiled
+        self._fetch = fetch
+        """Makes the statement's rows arrive (:meth:`arrived`), when first needed."""
+        self._rows: list[tuple[Any, ...]] | None = None
+
+    def arrived(self, rows: list[tuple[Any, ...]]) -> None:
+        self._rows = rows
 
     def rows(self) -> list[tuple[Any, ...]]:
         if not self._compiled.returns_rows:
             return []
-        rows: list[tuple[Any, ...]] = self._cursor.fetchall()
+        if self._rows is None:
+            self._fetch(self)
+        rows = self._rows
+        assert rows is not None
         converters = self._compiled.converters
         if not converters or not rows:
             return rows
@@ -120,6 +131,9 @@ class Driver:
         self.connection = connection
         self.dialect = dialect
         self.postgresql = dialect.name == "postgresql"
+        self._queued: list[tuple[str, Pending | None]] | None = None
+        """Inside :meth:`pipeline` on PostgreSQL: the statements not sent yet, bound."""
+        self._binder: Any = None
 
     @classmethod
     def of(cls, connection: Connection) -> Driver:
@@ -127,32 +141,82 @@ class Driver:
         return cls(connection.connection.driver_connection, connection.dialect)
 
     def send(self, statement: Prebuilt, values: Mapping[str, Any]) -> Pending:
-        """Run ``statement``; inside :meth:`pipeline` on PostgreSQL, only send it."""
+        """Run ``statement``; inside :meth:`pipeline` on PostgreSQL, only queue it."""
         compiled = statement.compiled(self.dialect)
+        params = _params(compiled, values)
+        if self._queued is not None:
+            pending = Pending(compiled, lambda _: self.flush())
+            self._queued.append((self._bound(compiled.sql, params), pending))
+            return pending
         cursor = self.connection.cursor()
-        cursor.execute(compiled.sql, _params(compiled, values))
-        return Pending(cursor, compiled)
+        cursor.execute(compiled.sql, params)
+        return Pending(compiled, lambda pending: pending.arrived(cursor.fetchall()))
 
     def send_many(self, statement: Prebuilt, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run ``statement``, which returns no rows, once for each of ``rows``: its text is
         converted once, and on PostgreSQL no result is kept per row (inside :meth:`pipeline`,
-        only sent)."""
+        only queued)."""
         compiled = statement.compiled(self.dialect)
         assert not compiled.returns_rows, "send_many is for statements that return no rows"
-        if rows:
-            params = [_params(compiled, values) for values in rows]
-            self.connection.cursor().executemany(compiled.sql, params)
+        if not rows:
+            return
+        params = [_params(compiled, values) for values in rows]
+        if self._queued is not None:
+            self._queued.extend((self._bound(compiled.sql, p), None) for p in params)
+            return
+        self.connection.cursor().executemany(compiled.sql, params)
+
+    def command(self, sql: str) -> None:
+        """Run a statement that takes no parameters and returns no rows (``BEGIN``, ``SET
+        LOCAL …``, ``COMMIT``); inside :meth:`pipeline` on PostgreSQL, only queue it."""
+        if self._queued is not None:
+            self._queued.append((sql, None))
+        else:
+            self.connection.execute(sql)
 
     def rows(self, statement: Prebuilt, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run ``statement`` and return its rows."""
         return self.send(statement, values).rows()
 
-    def pipeline(self) -> AbstractContextManager[Any]:
-        """On PostgreSQL, statements sent in this block go out together and their results are
-        read when first needed (all at the end of the block at the latest)."""
-        if self.postgresql:
-            return self.connection.pipeline()  # type: ignore[no-any-return]
-        return nullcontext()
+    @contextmanager
+    def pipeline(self) -> Iterator[None]:
+        """On PostgreSQL, statements sent in this block are queued and go out together, in one
+        round trip, when the rows of one of them are first needed, and at the end of the block.
+        A statement that fails raises there, and those after it in its round trip do not run.
+        Elsewhere, statements run as they are sent."""
+        if not self.postgresql or self._queued is not None:
+            yield
+            return
+        self._queued = []
+        try:
+            yield
+            self.flush()
+        finally:
+            self._queued = None
+
+    def flush(self) -> None:
+        """Send the statements queued in :meth:`pipeline`, in one round trip, and keep their
+        rows for their :class:`Pending`."""
+        queued = self._queued
+        if not queued:
+            return
+        self._queued = []
+        cursor = self.connection.cursor()
+        # No parameters: one simple query, however many statements it holds.
+        cursor.execute(";\n".join(sql for sql, _ in queued))
+        for position, (_, pending) in enumerate(queued):
+            if position:
+                cursor.nextset()
+            if pending is not None:
+                pending.arrived(cursor.fetchall() if cursor.description else [])
+
+    def _bound(self, sql: str, params: Any) -> str:
+        """``sql`` with its parameters bound as literals (psycopg's client-side binding)."""
+        if self._binder is None:
+            import psycopg
+
+            self._binder = psycopg.ClientCursor(self.connection)
+        return str(self._binder.mogrify(sql, params))
 
 
 def _params(compiled: _Compiled, values: Mapping[str, Any]) -> Any:
