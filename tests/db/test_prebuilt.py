@@ -22,20 +22,6 @@ BY_NAME = ByKeys(
 )
 _PROJECT_COLUMNS = ("name", "description", "retention_days", "created_at", "last_active_at")
 _INSERT_PROJECT = Prebuilt(insert(ProjectRow).inline(), _PROJECT_COLUMNS)
-_RESERVATION_COLUMNS = (
-    "id",
-    "status",
-    "holds",
-    "estimated_nano_usd",
-    "estimated_tokens",
-    "context",
-    "created_at",
-    "expires_at",
-)
-_INSERT_RESERVATION = Prebuilt(insert(BudgetReservationRow), _RESERVATION_COLUMNS)
-_RESERVATION = Prebuilt(
-    select(*(BudgetReservationRow.__table__.c[name] for name in _RESERVATION_COLUMNS))
-)
 
 
 def test_rows_by_keys_come_back_for_every_key_and_none_for_no_key(database_url: str) -> None:
@@ -75,6 +61,9 @@ def test_values_sent_together_come_back_exactly_as_given(database_url: str) -> N
         "created_at": moment,
         "expires_at": moment + timedelta(minutes=15),
     }
+    columns = BudgetReservationRow.__table__.c
+    insert_reservation = Prebuilt(insert(BudgetReservationRow), list(reservation))
+    select_reservation = Prebuilt(select(*(columns[name] for name in reservation)))
     try:
         with db.write() as uow:
             driver = Driver.of(uow.connection())
@@ -92,9 +81,9 @@ def test_values_sent_together_come_back_exactly_as_given(database_url: str) -> N
                         for name in ("plain", AWKWARD[:63])
                     ],
                 )
-                driver.send_many(_INSERT_RESERVATION, [reservation])
+                driver.send_many(insert_reservation, [reservation])
                 by_name = BY_NAME.send(driver, [AWKWARD[:63], "missing"])
-                stored = driver.send(_RESERVATION, {})
+                stored = driver.send(select_reservation, {})
                 assert rows_of(by_name) == [(AWKWARD[:63], moment)]
                 assert stored.rows() == [tuple(reservation.values())]
         with db.read() as uow:
