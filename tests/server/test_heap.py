@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from corral.core import pricing
 from corral.core.runtime import Runtime
 from corral.server.app import create_app
 
@@ -31,6 +32,19 @@ def test_served_app_freezes_its_startup_heap(runtime: Runtime) -> None:
         for _ in range(3):
             assert client.get("/readyz").status_code == 200
         assert gc.get_freeze_count() <= frozen
+
+
+@pytest.mark.usefixtures("unfrozen", "admin_key")
+def test_served_app_freezes_the_price_table_with_its_startup_heap(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As in a new server process, where the first gateway call would load the table.
+    monkeypatch.setattr(pricing, "_default_book", None)
+    with TestClient(create_app(runtime=runtime, freeze_heap=True)):
+        book = pricing._default_book
+        assert book is not None
+        # Frozen: not among the objects the collector walks.
+        assert not any(tracked is book for tracked in gc.get_objects())
 
 
 @pytest.mark.usefixtures("unfrozen", "admin_key")
