@@ -24,7 +24,7 @@ from corral.core.projects import create_project
 from corral.core.runtime import Runtime
 from corral.db.prebuilt import ByKeys, Driver
 from corral.db.schema import BudgetCounterRow, BudgetReservationRow, BudgetRow, ProjectRow
-from corral.schemas.budgets import BudgetCreate
+from corral.schemas.budgets import Budget, BudgetCreate
 from corral.schemas.tenancy import ProjectCreate
 from tests.core.budget_helpers import usd
 
@@ -37,6 +37,14 @@ def admin(runtime: Runtime, admin_key: str) -> Principal:
 @pytest.fixture
 def project_id(runtime: Runtime, admin: Principal) -> int:
     return create_project(runtime, admin, ProjectCreate(name="shop")).id
+
+
+@pytest.fixture
+def budget(runtime: Runtime, admin: Principal, project_id: int) -> Budget:
+    """A hard limit of $1 on the project."""
+    return create_budget(
+        runtime, admin, BudgetCreate(name="b", scope="project", project="shop", limit=1.0)
+    )
 
 
 def requests(runtime: Runtime, context: CallContext, *amounts: float) -> list[HoldRequest]:
@@ -58,11 +66,8 @@ def stored_reservations(runtime: Runtime) -> int:
 
 
 def test_each_call_of_a_batch_sees_the_holds_before_it(
-    runtime: Runtime, admin: Principal, project_id: int
+    runtime: Runtime, admin: Principal, project_id: int, budget: Budget
 ) -> None:
-    budget = create_budget(
-        runtime, admin, BudgetCreate(name="b", scope="project", project="shop", limit=1.0)
-    )
     context = CallContext(project_id=project_id)
     first, second, third, fourth = hold_together(
         runtime, requests(runtime, context, 0.4, 0.4, 0.4, 0.2)
@@ -116,11 +121,8 @@ def test_a_guard_that_finds_its_key_refuses_only_its_call(
 
 
 def test_the_writer_holds_concurrent_calls_without_overshooting(
-    runtime: Runtime, admin: Principal, project_id: int
+    runtime: Runtime, admin: Principal, project_id: int, budget: Budget
 ) -> None:
-    budget = create_budget(
-        runtime, admin, BudgetCreate(name="b", scope="project", project="shop", limit=1.0)
-    )
     batch = requests(runtime, CallContext(project_id=project_id), *[0.1] * 30)
     release = threading.Event()
     writing = threading.Event()
@@ -153,11 +155,8 @@ def test_the_writer_holds_concurrent_calls_without_overshooting(
 
 
 def test_a_hold_taken_for_a_call_that_left_is_released(
-    runtime: Runtime, admin: Principal, project_id: int
+    runtime: Runtime, admin: Principal, project_id: int, budget: Budget
 ) -> None:
-    budget = create_budget(
-        runtime, admin, BudgetCreate(name="b", scope="project", project="shop", limit=1.0)
-    )
     [request] = requests(runtime, CallContext(project_id=project_id), 0.5)
 
     async def leave_while_waiting() -> None:
@@ -188,11 +187,8 @@ def test_a_hold_taken_for_a_call_that_left_is_released(
 
 
 def test_a_hold_is_taken_on_the_event_loop_only_when_no_one_writes(
-    runtime: Runtime, admin: Principal, project_id: int
+    runtime: Runtime, admin: Principal, project_id: int, budget: Budget
 ) -> None:
-    budget = create_budget(
-        runtime, admin, BudgetCreate(name="b", scope="project", project="shop", limit=1.0)
-    )
     first, second = requests(runtime, CallContext(project_id=project_id), 0.25, 0.25)
     release = threading.Event()
     writing = threading.Event()
@@ -230,11 +226,8 @@ def test_a_hold_is_taken_on_the_event_loop_only_when_no_one_writes(
 
 
 def test_a_batch_that_fails_holds_nothing_and_the_next_one_is_held(
-    runtime: Runtime, admin: Principal, project_id: int
+    runtime: Runtime, admin: Principal, project_id: int, budget: Budget
 ) -> None:
-    budget = create_budget(
-        runtime, admin, BudgetCreate(name="b", scope="project", project="shop", limit=1.0)
-    )
     first, good = requests(runtime, CallContext(project_id=project_id), 0.25, 0.25)
     # Its details cannot be stored: the batch fails after its reads, in its writes.
     circular: dict[str, object] = {}
