@@ -15,6 +15,7 @@ once per round trip, where its own pipeline mode polls the socket for every stat
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -97,6 +98,10 @@ class Pending:
         """Makes the statement's rows arrive (:meth:`arrived`), when first needed."""
         self._rows: list[tuple[Any, ...]] | None = None
 
+    @property
+    def returns_rows(self) -> bool:
+        return self._compiled.returns_rows
+
     def arrived(self, rows: list[tuple[Any, ...]]) -> None:
         self._rows = rows
 
@@ -133,7 +138,6 @@ class Driver:
         self.postgresql = dialect.name == "postgresql"
         self._queued: list[tuple[str, Pending | None]] | None = None
         """Inside :meth:`pipeline` on PostgreSQL: the statements not sent yet, bound."""
-        self._binder: Any = None
 
     @classmethod
     def of(cls, connection: Connection) -> Driver:
@@ -208,15 +212,34 @@ class Driver:
             if position:
                 cursor.nextset()
             if pending is not None:
-                pending.arrived(cursor.fetchall() if cursor.description else [])
+                # By the statement, not the cursor's description (built anew for each result).
+                pending.arrived(cursor.fetchall() if pending.returns_rows else [])
 
-    def _bound(self, sql: str, params: Any) -> str:
-        """``sql`` with its parameters bound as literals (psycopg's client-side binding)."""
-        if self._binder is None:
-            import psycopg
+    def _bound(self, sql: str, params: Mapping[str, Any]) -> str:
+        """``sql`` with its parameters bound as literals, quoted as psycopg's client-side
+        binding quotes them."""
+        literal = _binder(self.connection).as_literal
+        encoding = self.connection.info.encoding
+        # The statement's text is SQLAlchemy's for psycopg: ``%(name)s`` placeholders, ``%%``
+        # for a percent sign, as psycopg's binding fills them.
+        return sql % {
+            name: "NULL" if value is None else literal(value).decode(encoding)
+            for name, value in params.items()
+        }
 
-            self._binder = psycopg.ClientCursor(self.connection)
-        return str(self._binder.mogrify(sql, params))
+
+_binders: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def _binder(connection: Any) -> Any:
+    """The psycopg transformer that quotes literals for ``connection``, kept with it: psycopg's
+    ``mogrify`` makes one per statement, and looks up each value's adapter again."""
+    binder = _binders.get(connection)
+    if binder is None:
+        from psycopg.adapt import Transformer
+
+        binder = _binders[connection] = Transformer(connection)
+    return binder
 
 
 def _params(compiled: _Compiled, values: Mapping[str, Any]) -> Any:
