@@ -2,6 +2,7 @@
 
     python bench/holds.py                 # SQLite and PostgreSQL, 1, 16 and 64 holds per batch
     python bench/holds.py --quick         # fewer rounds, SQLite only
+    python bench/holds.py --pause-ms 500  # each transaction after half a second idle
 
 The gateway holds the calls that arrive together in one transaction
 (:mod:`corral.core.gateway_holds`); on PostgreSQL the holds' thread shares the server's
@@ -11,6 +12,10 @@ of its own session, guarded against a halt, on a project budget and a workspace 
 one transaction as the hold writer does (on PostgreSQL in one pipeline, the commit sent with the
 writes), and times its CPU (this thread's) and wall time. Prints medians, per transaction and
 per hold, then one line of JSON.
+
+With ``--pause-ms`` each transaction follows a pause, as a call's hold does when calls come one
+at a time (at concurrency 1 the gateway waits half a second for each answer): caches are then
+cold and the database server asleep, and the same transaction costs several times as much.
 """
 
 from __future__ import annotations
@@ -62,8 +67,11 @@ def batch_of(rt: Runtime, project_id: int, size: int, round_: int) -> list[HoldR
     ]
 
 
-def time_batches(rt: Runtime, project_id: int, size: int, rounds: int) -> tuple[float, float]:
-    """Median CPU and wall milliseconds of a transaction holding ``size`` calls."""
+def time_batches(
+    rt: Runtime, project_id: int, size: int, rounds: int, pause: float = 0.0
+) -> tuple[float, float]:
+    """Median CPU and wall milliseconds of a transaction holding ``size`` calls, each after
+    ``pause`` seconds idle."""
     connection = hold_connection(rt.db)
     driver = Driver(connection.driver_connection, rt.db.engine.dialect)
     cpu: list[float] = []
@@ -71,6 +79,7 @@ def time_batches(rt: Runtime, project_id: int, size: int, rounds: int) -> tuple[
     try:
         for round_ in range(rounds + rounds // 10):  # the first tenth warms up, uncounted
             batch = batch_of(rt, project_id, size, round_)
+            time.sleep(pause)
             began, began_cpu = time.perf_counter(), time.thread_time()
             with hold_transaction(rt.db, connection, driver):
                 hold_many(driver, batch, rt.clock.now())
@@ -83,7 +92,7 @@ def time_batches(rt: Runtime, project_id: int, size: int, rounds: int) -> tuple[
 
 
 def measure(
-    database: str, url: str | None, sizes: list[int], rounds: int
+    database: str, url: str | None, sizes: list[int], rounds: int, pause: float
 ) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     with scratch_runtime(url) as (rt, admin, _key):
@@ -93,7 +102,7 @@ def measure(
         )
         create_budget(rt, admin, BudgetCreate(name="w", scope="workspace", limit=1e9))
         for size in sizes:
-            cpu, wall = time_batches(rt, project_id, size, rounds)
+            cpu, wall = time_batches(rt, project_id, size, rounds, pause)
             rows.append(
                 {
                     "database": database,
@@ -115,24 +124,34 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, help="Transactions timed per size (default 300).")
     parser.add_argument("--databases", help="Comma-separated (default sqlite,postgresql).")
     parser.add_argument(
+        "--pause-ms",
+        type=float,
+        default=0.0,
+        help="Idle time before each transaction (default 0: back to back).",
+    )
+    parser.add_argument(
         "--postgres-url", default=os.environ.get("CORRAL_BENCH_POSTGRES_URL", DEFAULT_POSTGRES)
     )
     args = parser.parse_args()
+    if args.pause_ms < 0:
+        parser.error("--pause-ms must not be negative")
     sizes = [int(s) for s in args.sizes.split(",")]
     rounds = args.rounds or (50 if args.quick else 300)
+    pause = args.pause_ms / 1000
     databases = (args.databases or ("sqlite" if args.quick else "sqlite,postgresql")).split(",")
     rows: list[dict[str, object]] = []
     notes: list[str] = []
     for database in databases:
         if database == "sqlite":
-            rows += measure(database, None, sizes, rounds)
+            rows += measure(database, None, sizes, rounds, pause)
         elif not postgres_available(args.postgres_url):
             notes.append(f"PostgreSQL not reachable at {args.postgres_url}; skipped")
         else:
             with scratch_postgres(args.postgres_url) as url:
-                rows += measure(database, url, sizes, rounds)
+                rows += measure(database, url, sizes, rounds, pause)
     print_table(
-        f"Budget holds per transaction, median of {rounds} transactions",
+        f"Budget holds per transaction, median of {rounds} transactions"
+        + (f", each after {args.pause_ms:g} ms idle" if pause else ""),
         [
             (
                 str(r["database"]),
@@ -149,7 +168,14 @@ def main() -> None:
         print(f"note: {note}")
     print(
         json.dumps(
-            {"bench": "holds", "quick": args.quick, "rounds": rounds, "rows": rows, "notes": notes}
+            {
+                "bench": "holds",
+                "quick": args.quick,
+                "rounds": rounds,
+                "pause_ms": args.pause_ms,
+                "rows": rows,
+                "notes": notes,
+            }
         )
     )
 

@@ -40,7 +40,8 @@ def test_decode_bench() -> None:
 
 
 def test_holds_bench() -> None:
-    figures = run("holds.py", "--quick", "--rounds", "5", "--sizes", "1,4")
+    figures = run("holds.py", "--quick", "--rounds", "5", "--sizes", "1,4", "--pause-ms", "1")
+    assert figures["pause_ms"] == 1
     rows = figures["rows"]
     assert [r["holds_per_transaction"] for r in rows] == [1, 4]  # type: ignore[attr-defined]
     assert all(r["cpu_ms"] > 0 for r in rows)  # type: ignore[attr-defined]
