@@ -19,13 +19,17 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Dialect, any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql import ClauseElement, ColumnElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import TypeEngine
+
+if TYPE_CHECKING:
+    from psycopg import Connection as PsycopgConnection
+    from psycopg.abc import Transformer
 
 
 @dataclass(frozen=True)
@@ -228,17 +232,19 @@ class Driver:
         }
 
 
-_binders: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+_binders: weakref.WeakKeyDictionary[PsycopgConnection[Any], Transformer] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def _binder(connection: Any) -> Any:
+def _binder(connection: PsycopgConnection[Any]) -> Transformer:
     """The psycopg transformer that quotes literals for ``connection``, kept with it: psycopg's
     ``mogrify`` makes one per statement, and looks up each value's adapter again."""
     binder = _binders.get(connection)
     if binder is None:
-        from psycopg.adapt import Transformer
+        from psycopg import adapt
 
-        binder = _binders[connection] = Transformer(connection)
+        binder = _binders[connection] = adapt.Transformer(connection)
     return binder
 
 
