@@ -8,7 +8,7 @@ values are stored exactly as the ORM stores them), and the driver runs it.
 
 On PostgreSQL the statements of one step can be sent together (:meth:`Driver.pipeline`): several
 lookups then cost one round trip instead of one each. They go out as one query string, each
-statement's parameters bound as literals by psycopg's client-side binding: the driver then waits
+statement's parameters quoted as literals by psycopg's adapters: the driver then waits
 once per round trip, where its own pipeline mode polls the socket for every statement sent
 (most of a one-call hold's CPU time).
 """
