@@ -222,8 +222,8 @@ class Driver:
     def _bound(self, sql: str, params: Mapping[str, Any]) -> str:
         """``sql`` with its parameters bound as literals, quoted as psycopg's client-side
         binding quotes them."""
-        literal = _binder(self.connection).as_literal
-        encoding = self.connection.info.encoding
+        binder = _binder(self.connection)
+        literal, encoding = binder.as_literal, binder.encoding
         # The statement's text is SQLAlchemy's for psycopg: ``%(name)s`` placeholders, ``%%``
         # for a percent sign, as psycopg's binding fills them.
         return sql % {
